@@ -1,0 +1,37 @@
+"""`pinet-tf summary`: layer tables and parameter counts of the generators and discriminators."""
+
+import numpy as np
+
+
+def _trainable(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def summary(args) -> int:
+    from pinet_tf import models
+    from pinet_tf.config import ModelConfig
+
+    cfg = ModelConfig.preset(args.config)
+    gp = models.build_parsing_generator(cfg)
+    gi = models.build_image_generator(cfg)
+    generator = models.build_generator(cfg, gp, gi)
+    dp = models.build_pose_discriminator(cfg)
+    da = models.build_appearance_discriminator(cfg)
+    if args.verbose:
+        for m in (gp, gi, dp, da):
+            m.summary(line_length=110)
+    print(f"config {cfg.name}: {cfg.image_height}x{cfg.image_width}, ngf {cfg.ngf}, "
+          f"ndf {cfg.ndf}")
+    rows = [("parsing generator G_p", gp), ("image generator G_i", gi),
+            ("generator G_p + G_i", generator), ("pose discriminator D_P", dp),
+            ("appearance discriminator D_A", da)]
+    for label, model in rows:
+        print(f"  {label:<30} {_trainable(model):>12,d} trainable parameters")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("summary", help="print the models' parameter counts")
+    p.add_argument("--config", default="official", choices=["official", "paper", "tiny"])
+    p.add_argument("--verbose", action="store_true", help="also print every layer")
+    p.set_defaults(func=summary)

@@ -1,0 +1,31 @@
+"""pinet-tf: PINet pose transfer in TensorFlow/Keras."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="pinet-tf",
+    version="0.1.0",
+    description="PINet pose-transfer GAN (Zhang, Liu, Li, PG 2020) in TensorFlow 2 / Keras 3",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pinet_tf", "pinet_tf.*"]),
+    include_package_data=True,
+    package_data={"pinet_tf": ["py.typed", "assets/*"]},
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras>=3.10",
+        "tensorflow-datasets>=4.9",
+        "numpy",
+        "pillow",
+        "tqdm",
+    ],
+    extras_require={
+        "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy"],
+        "serving": ["tensorflow-serving-api==2.21.*", "grpcio"],
+        "tflite": ["ai-edge-litert"],
+        # PyTorch reference for parity tests and benchmarks; not needed at run time.
+        "torch": ["torch"],
+    },
+    entry_points={"console_scripts": ["pinet-tf=pinet_tf.cli:main"]},
+)
