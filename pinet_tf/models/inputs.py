@@ -21,8 +21,9 @@ def check_inputs(model, inputs: dict) -> None:
         expected = tuple(spec.shape)
         if len(shape) != len(expected) or any(
                 e is not None and e != s for e, s in zip(expected, shape)):
+            wanted = ", ".join("B" if e is None else str(e) for e in expected)
             raise ValueError(f"{model.name}: input {name!r} has shape {shape}, expected "
-                             f"{tuple('B' if e is None else e for e in expected)}")
+                             f"({wanted})")
         dtype = np.dtype(getattr(value.dtype, "as_numpy_dtype", value.dtype))
         if not np.issubdtype(dtype, np.floating):
             raise ValueError(f"{model.name}: input {name!r} has dtype {dtype}, expected a float "

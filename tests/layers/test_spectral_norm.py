@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from pinet_tf.layers import SpectralConv2D
+from tests.layers.roundtrip import assert_keras_roundtrip
+from tests.numpy_reference import conv2d, pad
+
+
+def _power_iteration(kernel, u):
+    """The authors' formulation: Wm = weight [Cout, Cin*k*k]; v = n(Wm^T u); u = n(Wm v)."""
+    wm = kernel.reshape(-1, kernel.shape[-1]).T.astype(np.float64)
+    n = lambda a: a / (np.linalg.norm(a) + 1e-12)  # noqa: E731
+    v = n(wm.T @ u)
+    u_new = n(wm @ v)
+    return float(u_new @ (wm @ v)), u_new
+
+
+def test_output_uses_kernel_over_sigma():
+    rng = np.random.default_rng(0)
+    layer = SpectralConv2D(6, 3, strides=2)
+    x = rng.normal(size=(2, 8, 6, 4)).astype("float32")
+    layer.build(x.shape)
+    kernel, bias, u = (np.asarray(w, np.float64) for w in (layer.kernel, layer.bias, layer.u))
+    sigma, _ = _power_iteration(kernel, u)
+    y = np.asarray(layer(x, training=False))
+    expected = conv2d(pad(x.astype(np.float64), 1), kernel / sigma, bias, stride=2)
+    assert y.shape == (2, 4, 3, 6)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_u_advances_in_training_only_by_default():
+    rng = np.random.default_rng(1)
+    layer = SpectralConv2D(4, 3)
+    x = rng.normal(size=(1, 5, 5, 2)).astype("float32")
+    layer.build(x.shape)
+    u0 = np.asarray(layer.u).copy()
+    y1 = np.asarray(layer(x, training=False))
+    y2 = np.asarray(layer(x, training=False))
+    np.testing.assert_array_equal(np.asarray(layer.u), u0)
+    np.testing.assert_array_equal(y1, y2)
+    layer(x, training=True)
+    _, u_expected = _power_iteration(np.asarray(layer.kernel, np.float64), u0)
+    np.testing.assert_allclose(np.asarray(layer.u), u_expected, rtol=1e-5, atol=1e-6)
+
+
+def test_authors_mode_updates_u_in_eval_too():
+    layer = SpectralConv2D(4, 3, update_in_eval=True)
+    x = np.ones((1, 5, 5, 2), "float32")
+    layer.build(x.shape)
+    u0 = np.asarray(layer.u).copy()
+    layer(x, training=False)
+    assert not np.allclose(np.asarray(layer.u), u0)
+
+
+def test_sigma_converges_to_largest_singular_value():
+    layer = SpectralConv2D(8, 3)
+    layer.build((None, 6, 6, 5))
+    for _ in range(50):
+        layer(np.zeros((1, 6, 6, 5), "float32"), training=True)
+    sigma, _ = layer.sigma_and_u()
+    top = np.linalg.svd(np.asarray(layer.kernel).reshape(-1, 8), compute_uv=False)[0]
+    assert float(sigma) == pytest.approx(top, rel=1e-4)
+
+
+def test_reflect_padding_and_roundtrip(tmp_path):
+    layer = SpectralConv2D(3, 7, padding="reflect")
+    model = assert_keras_roundtrip(layer, (1, 8, 8, 2), tmp_path)
+    assert model.output.shape[1:] == (8, 8, 3)

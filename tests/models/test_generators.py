@@ -1,0 +1,119 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pinet_tf.config import ModelConfig
+from pinet_tf.models import (build_generator, build_image_generator,
+                             build_parsing_generator, check_inputs)
+
+
+def _trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def _inputs(model, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return {t.name: rng.uniform(-1, 1, (batch,) + tuple(t.shape[1:])).astype("float32")
+            for t in model.inputs}
+
+
+def test_official_parameter_count_is_exact():
+    cfg = ModelConfig.official()
+    gp, gi = build_parsing_generator(cfg), build_image_generator(cfg)
+    assert _trainable(gp) == 10_778_737
+    assert _trainable(gi) == 9_629_197
+    assert _trainable(build_generator(cfg, gp, gi)) == 20_407_934
+
+
+def test_paper_variant_differs_from_official():
+    paper = build_parsing_generator(ModelConfig.paper())
+    assert paper.get_layer("gp_gc2").filters == 64
+    assert paper.get_layer("gp_gc17").kernel_size == 7
+    assert _trainable(paper) != 10_778_737
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    cfg = ModelConfig.tiny()
+    return cfg, build_generator(cfg)
+
+
+def test_named_outputs_and_shapes(tiny):
+    cfg, g = tiny
+    assert sorted(t.name for t in g.inputs) == [
+        "source_heatmaps", "source_image", "source_parsing_onehot", "target_heatmaps"]
+    out = g(_inputs(g), training=False)
+    assert set(out) == {"image", "parsing_logits"}
+    assert out["image"].shape == (2, 64, 44, 3)
+    assert out["parsing_logits"].shape == (2, 64, 44, 12)
+    assert float(tf.reduce_max(tf.abs(out["image"]))) <= 1.0
+
+
+def test_image_branch_gets_no_gradient_into_parsing_generator(tiny):
+    cfg, g = tiny
+    x = _inputs(g)
+    gp_vars = g.get_layer("parsing_generator").trainable_variables
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(g(x, training=True)["image"])
+    grads = tape.gradient(loss, gp_vars)
+    assert all(gr is None for gr in grads)
+
+
+def test_wrong_input_size_names_shapes(tiny):
+    _, g = tiny
+    x = _inputs(g)
+    x["source_image"] = np.zeros((2, 32, 44, 3), "float32")
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 64, 44, 3\).*found shape=\(2, 32, 44, 3\)"):
+        g(x)
+    with pytest.raises(ValueError, match=r"has shape \(2, 32, 44, 3\), expected \(B, 64, 44, 3\)"):
+        check_inputs(g, x)
+
+
+def test_check_inputs_refuses_channels_dtype_and_missing(tiny):
+    _, g = tiny
+    x = _inputs(g)
+    bad = dict(x, target_heatmaps=np.zeros((2, 64, 44, 17), "float32"))
+    with pytest.raises(ValueError, match="target_heatmaps.*17.*expected.*18"):
+        check_inputs(g, bad)
+    bad = dict(x, source_image=np.zeros((2, 64, 44, 3), "uint8"))
+    with pytest.raises(ValueError, match="source_image.*dtype uint8"):
+        check_inputs(g, bad)
+    bad = {k: v for k, v in x.items() if k != "source_heatmaps"}
+    with pytest.raises(ValueError, match="missing input 'source_heatmaps'"):
+        check_inputs(g, bad)
+    check_inputs(g, x)
+
+
+def test_keras_save_load_reproduces_outputs(tiny, tmp_path):
+    _, g = tiny
+    x = _inputs(g, seed=3)
+    # Move BN statistics away from the identity so the comparison is not vacuous.
+    for layer in g.get_layer("image_generator").layers:
+        if hasattr(layer, "bn") and layer.bn is not None:
+            layer.bn.moving_variance.assign(np.full(layer.filters, 0.05, "float32"))
+    expected = g(x, training=False)
+    g.save(tmp_path / "g.keras")
+    reloaded = keras.saving.load_model(tmp_path / "g.keras")
+    got = reloaded(x, training=False)
+    for key in expected:
+        np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(expected[key]))
+
+
+def test_logits_feed_reaches_image_generator():
+    cfg = ModelConfig(name="t", image_height=16, image_width=12, ngf=8, parsing_feed="logits")
+    g = build_generator(cfg)
+    assert g.get_layer("parsing_guide").feed == "logits"
+    assert g(_inputs(g, batch=1))["image"].shape == (1, 16, 12, 3)
+
+
+def test_mixed_precision_outputs_are_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        cfg = ModelConfig(name="t", image_height=16, image_width=12, ngf=8)
+        g = build_generator(cfg)
+        out = g(_inputs(g, batch=1))
+        assert out["image"].dtype == "float32" and out["parsing_logits"].dtype == "float32"
+        assert g.get_layer("parsing_generator").get_layer("gp_gc1").compute_dtype == "float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
