@@ -127,11 +127,12 @@ def _as_rgb(img) -> np.ndarray:
     return a
 
 
-def image_grid(rows, pad: int = 2, fill: int = 255) -> np.ndarray:
+def image_grid(rows, pad: int = 2, fill: int = 255, titles=None) -> np.ndarray:
     """Rows of uint8 images -> one uint8 picture, cells separated by `pad` pixels of `fill`.
 
     Cells may differ in size: each is placed top-left in a slot as tall as its row's tallest
-    cell and as wide as its column's widest cell.
+    cell and as wide as its column's widest cell. `titles`: optional column titles, written in
+    a strip above the first row.
     """
     rows = [[_as_rgb(c) for c in row] for row in rows]
     if not rows or not any(rows):
@@ -150,6 +151,14 @@ def image_grid(rows, pad: int = 2, fill: int = 255) -> np.ndarray:
                 out[y:y + c.shape[0], x:x + c.shape[1]] = c
             x += widths[j] + pad
         y += h + pad
+    if titles:
+        strip = Image.new("RGB", (out.shape[1], 14), (fill,) * 3)
+        draw = ImageDraw.Draw(strip)
+        x = pad
+        for j, title in enumerate(list(titles)[:ncols]):
+            draw.text((x, 1), str(title), fill=(0, 0, 0))
+            x += widths[j] + pad
+        out = np.concatenate([np.asarray(strip, np.uint8), out], axis=0)
     return out
 
 

@@ -149,3 +149,12 @@ def test_save_png_atomic_keeps_the_old_file_when_encoding_fails(tmp_path, monkey
     monkeypatch.undo()
     np.testing.assert_array_equal(np.asarray(Image.open(out)), old)
     assert os.listdir(tmp_path) == ["x.png"]
+
+
+def test_image_grid_titles_add_a_strip_above_the_cells():
+    a = np.zeros((4, 30, 3), np.uint8)
+    plain = drawing.image_grid([[a, a]], pad=1)
+    titled = drawing.image_grid([[a, a]], pad=1, titles=["src", "out"])
+    assert titled.shape == (plain.shape[0] + 14, plain.shape[1], 3)
+    np.testing.assert_array_equal(titled[14:], plain)
+    assert (titled[:14] < 128).any()          # some dark text pixels
