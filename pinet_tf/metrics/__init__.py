@@ -1,5 +1,19 @@
-"""Image-quality metrics for pose transfer: plain functions over batches and streaming Keras metrics."""
+"""Image-quality metrics for pose transfer: plain functions over batches and streaming Keras metrics.
 
+Plain functions: `ssim`, `l1`, `psnr` (per image, TF, in-graph), `fid` / `fid_from_features` /
+`frechet_distance`, `inception_score`, `lpips` (`LPIPS` for a reusable network). Streaming
+`keras.metrics.Metric`s: `SSIM`, `L1`, `PSNR`, `LPIPSMetric`, `FID`, `InceptionScore`.
+Network-backed metrics read local weight files only (`pinet_tf.metrics.weights`).
+"""
+
+from pinet_tf.metrics.fid import FeatureStatistics, fid, fid_from_features, frechet_distance
+from pinet_tf.metrics.inception_score import inception_score
+from pinet_tf.metrics.lpips import LPIPS, lpips
+from pinet_tf.metrics.pixel import l1, psnr
 from pinet_tf.metrics.ssim import ssim
+from pinet_tf.metrics.streaming import FID, L1, PSNR, SSIM, InceptionScore, LPIPSMetric
+from pinet_tf.metrics.weights import ENV_VAR, WeightsNotFoundError
 
-__all__ = ["ssim"]
+__all__ = ["ssim", "l1", "psnr", "fid", "fid_from_features", "frechet_distance",
+           "FeatureStatistics", "inception_score", "lpips", "LPIPS", "SSIM", "L1", "PSNR",
+           "LPIPSMetric", "FID", "InceptionScore", "ENV_VAR", "WeightsNotFoundError"]
