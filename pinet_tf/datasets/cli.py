@@ -1,0 +1,45 @@
+"""Data verbs: `synth`, `make-tfrecords`, `convert-parsing`."""
+
+from __future__ import annotations
+
+
+def synth(args) -> int:
+    from pinet_tf.datasets import synthetic
+
+    size = synthetic.parse_size(args.size)
+    counts = synthetic.write_dataset(args.out, args.identities, args.poses_per_identity, size,
+                                     args.seed, args.test_fraction)
+    for split, c in counts.items():
+        print(f"{split}: {c['identities']} identities, {c['images']} images, {c['pairs']} pairs")
+    print(f"wrote {args.out} ({size[0]}x{size[1]}, seed {args.seed})")
+    return 0
+
+
+def make_tfrecords(args) -> int:
+    from pinet_tf.datasets import tfrecords
+
+    manifest = tfrecords.convert(args.data, args.out, shards=args.shards)
+    for split, info in manifest["splits"].items():
+        print(f"{split}: {info['pairs']} pairs in {len(info['shards'])} shard(s)")
+    print(f"wrote {args.out} ({manifest['image_height']}x{manifest['image_width']})")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("synth", help="write a synthetic people data set (authors' layout)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--identities", type=int, default=100)
+    p.add_argument("--poses-per-identity", type=int, default=4)
+    p.add_argument("--size", default="256x176", help="HEIGHTxWIDTH (default 256x176)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-fraction", type=float, default=0.1,
+                   help="share of identities (disjoint) put in the test split")
+    p.set_defaults(func=synth)
+
+    p = subparsers.add_parser("make-tfrecords",
+                              help="convert a data set in the authors' layout to pair TFRecords")
+    p.add_argument("--data", required=True, help="directory in the authors' (PATN) layout")
+    p.add_argument("--out", required=True, help="records directory to write")
+    p.add_argument("--shards", type=int, default=None,
+                   help="shards per split (default: one per 2000 pairs)")
+    p.set_defaults(func=make_tfrecords)

@@ -1,0 +1,190 @@
+"""tf.data pipeline: pair records -> the batched dataset element that the models and trainer take.
+
+Element (batched), as documented in docs/contracts.md:
+
+    source_image, target_image                   float32 [B,H,W,3] in [-1,1]
+    source_parsing, target_parsing               uint8   [B,H,W]
+    source_parsing_onehot, target_parsing_onehot float32 [B,H,W,12]
+    source_keypoints, target_keypoints           float32 [B,18,2]   (y, x), -1 missing
+    source_heatmaps, target_heatmaps             float32 [B,H,W,18]
+    source_name, target_name                     string  [B]
+
+Heatmaps and one-hot maps are made in the graph with `pinet_tf.encoding` (the same functions the
+serving signatures use), from the compact record, so records stay small.
+
+Size rule: records hold pictures at the size they were converted at (manifest ``image_height`` /
+``image_width``). When that differs from ``cfg.image_size`` the pipeline resizes: bilinear for
+images (rounded back to uint8 values), nearest for parsing maps, keypoints scaled by the size ratio
+(-1 stays -1). So tiny-config runs can train on 256x176 records.
+
+Flip (``flip=True``, training only): each pair is mirrored as a whole with probability 1/2; x
+becomes W-1-x (missing points stay -1) and left/right keypoints swap (`FLIP_PERMUTATION`), so the
+flipped right-shoulder heatmap is the mirrored left-shoulder one. The authors train with no flip,
+so it is off by default.
+
+Corruption: by default the manifest's sizes and sha256 are checked before reading and a bad shard
+raises `CorruptShardError` naming it. With ``skip_corrupt=True`` the good records of a bad shard are
+salvaged (record checksums) and the bad ones skipped and counted (``stats["corrupt_records"]``,
+plus a warning).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+
+import tensorflow as tf
+
+from pinet_tf import encoding
+from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS
+from pinet_tf.datasets import tfrecords
+
+log = logging.getLogger(__name__)
+ROLES = ("source", "target")
+
+_SPEC = {}
+for _role in ROLES:
+    _SPEC[f"{_role}_image"] = tf.io.FixedLenFeature([], tf.string)
+    _SPEC[f"{_role}_parsing"] = tf.io.FixedLenFeature([], tf.string)
+    _SPEC[f"{_role}_keypoints"] = tf.io.FixedLenFeature([NUM_KEYPOINTS * 2], tf.float32)
+    _SPEC[f"{_role}_name"] = tf.io.FixedLenFeature([], tf.string)
+
+
+def decode_record(serialized, record_size):
+    """Serialized pair -> dict of uint8 images [H,W,3], uint8 parsing [H,W], keypoints [18,2]."""
+    h, w = record_size
+    ex = tf.io.parse_single_example(serialized, _SPEC)
+    out = {}
+    for role in ROLES:
+        image = tf.io.decode_png(ex[f"{role}_image"], channels=3)
+        parsing = tf.io.decode_png(ex[f"{role}_parsing"], channels=1)[..., 0]
+        out[f"{role}_image"] = tf.ensure_shape(image, [h, w, 3])
+        out[f"{role}_parsing"] = tf.ensure_shape(parsing, [h, w])
+        out[f"{role}_keypoints"] = tf.reshape(ex[f"{role}_keypoints"], [NUM_KEYPOINTS, 2])
+        out[f"{role}_name"] = ex[f"{role}_name"]
+    return out
+
+
+def resize_pair(ex, record_size, size):
+    """Resize every picture of a decoded pair from `record_size` to `size` (see module doc)."""
+    if tuple(record_size) == tuple(size):
+        return ex
+    scale = tf.constant([size[0] / record_size[0], size[1] / record_size[1]], tf.float32)
+    out = dict(ex)
+    for role in ROLES:
+        image = tf.image.resize(ex[f"{role}_image"], size, method="bilinear")
+        out[f"{role}_image"] = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
+        parsing = tf.image.resize(ex[f"{role}_parsing"][..., None], size, method="nearest")
+        out[f"{role}_parsing"] = parsing[..., 0]
+        kp = ex[f"{role}_keypoints"]
+        missing = tf.reduce_any(kp < 0, axis=-1, keepdims=True)
+        out[f"{role}_keypoints"] = tf.where(missing, -1.0, kp * scale)
+    return out
+
+
+def flip_pair(ex, width: int):
+    """Mirror a decoded pair horizontally (images, parsing, keypoints with left/right swapped)."""
+    out = dict(ex)
+    perm = tf.constant(encoding.FLIP_PERMUTATION, tf.int32)
+    for role in ROLES:
+        out[f"{role}_image"] = ex[f"{role}_image"][:, ::-1]
+        out[f"{role}_parsing"] = ex[f"{role}_parsing"][:, ::-1]
+        kp = ex[f"{role}_keypoints"]
+        missing = tf.reduce_any(kp < 0, axis=-1, keepdims=True)
+        mirrored = tf.stack([kp[:, 0], (width - 1.0) - kp[:, 1]], axis=-1)
+        out[f"{role}_keypoints"] = tf.gather(tf.where(missing, -1.0, mirrored), perm)
+    return out
+
+
+def to_model_inputs(ex, cfg):
+    """Decoded (uint8) pair -> the contract's element (one example, unbatched)."""
+    h, w = cfg.image_size
+    out = {}
+    for role in ROLES:
+        kp = tf.cast(ex[f"{role}_keypoints"], tf.float32)
+        out[f"{role}_image"] = encoding.image_to_float(ex[f"{role}_image"])
+        out[f"{role}_parsing"] = tf.cast(ex[f"{role}_parsing"], tf.uint8)
+        out[f"{role}_parsing_onehot"] = encoding.parsing_to_onehot(ex[f"{role}_parsing"],
+                                                                   NUM_CLASSES)
+        out[f"{role}_keypoints"] = kp
+        out[f"{role}_heatmaps"] = encoding.keypoints_to_heatmaps(kp, h, w, cfg.heatmap_sigma)
+        out[f"{role}_name"] = ex[f"{role}_name"]
+    return out
+
+
+def _salvaged(path, shard, stats):
+    file = os.path.join(path, shard["file"])
+    good, bad = tfrecords.salvage_records(file, shard["records"])
+    stats["corrupt_records"] = stats.get("corrupt_records", 0) + bad
+    stats.setdefault("corrupt_shards", []).append(shard["file"])
+    log.warning("skipping %d corrupt record(s) of %d in %s", bad, shard["records"], file)
+    return good
+
+
+def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
+                 deterministic: bool = False, skip_corrupt: bool = False, flip: bool = False,
+                 shuffle_buffer: int = 1024, repeat: bool = False, seed: int | None = None,
+                 drop_remainder: bool | None = None, verify: str = "checksum",
+                 num_parallel_calls=tf.data.AUTOTUNE, stats: dict | None = None):
+    """Batched `tf.data.Dataset` of pair elements (module docstring) from a records directory.
+
+    training: shuffle shards and pairs (and flip if `flip`), drop the last partial batch.
+    deterministic: fixed shuffle/flip seeds (`seed`, default 0) and ordered parallel map, so two
+    iterations give identical batches. stats: a dict that receives ``corrupt_records`` /
+    ``corrupt_shards`` when `skip_corrupt` skips records.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    manifest = tfrecords.read_manifest(path, verify=verify)
+    if split not in manifest["splits"]:
+        raise ValueError(f"split {split!r} not in {os.path.join(path, tfrecords.MANIFEST)} "
+                         f"(has {sorted(manifest['splits'])})")
+    if not skip_corrupt:
+        tfrecords.check_manifest(path, manifest)
+    stats = {} if stats is None else stats
+    stats.setdefault("corrupt_records", 0)
+    record_size = (manifest["image_height"], manifest["image_width"])
+    size = tuple(cfg.image_size)
+    if seed is None:
+        seed = 0 if deterministic else random.randrange(2 ** 31)
+    corrupt = set(manifest["corrupt"])
+    shards = manifest["splits"][split]["shards"]
+    files = [os.path.join(path, sh["file"]) for sh in shards if sh["file"] not in corrupt]
+    salvaged = []
+    for sh in shards:
+        if sh["file"] in corrupt:
+            salvaged += _salvaged(path, sh, stats)
+    if not files and not salvaged:
+        raise ValueError(f"no readable records for split {split!r} in {path}")
+    if training:
+        random.Random(seed).shuffle(files)
+    ds = None
+    if files:
+        ds = tf.data.Dataset.from_tensor_slices(files).interleave(
+            tf.data.TFRecordDataset, cycle_length=min(4, len(files)), block_length=1,
+            num_parallel_calls=1, deterministic=True)
+    if salvaged:
+        extra = tf.data.Dataset.from_tensor_slices(tf.constant(salvaged, tf.string))
+        ds = extra if ds is None else ds.concatenate(extra)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.enumerate()
+
+    def prepare(index, serialized):
+        ex = decode_record(serialized, record_size)
+        ex = resize_pair(ex, record_size, size)
+        if training and flip:
+            coin = tf.random.stateless_uniform([], seed=tf.stack(
+                [tf.constant(seed, tf.int64), index]))
+            ex = tf.cond(coin < 0.5, lambda: flip_pair(ex, size[1]), lambda: ex)
+        return to_model_inputs(ex, cfg)
+
+    ds = ds.map(prepare, num_parallel_calls=num_parallel_calls, deterministic=deterministic or None)
+    ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    ds = ds.with_options(options)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,87 @@
+import filecmp
+import os
+
+import numpy as np
+from PIL import Image
+
+from pinet_tf.config import KEYPOINT_NAMES, NUM_CLASSES
+from pinet_tf.datasets import patn, synthetic
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path, tiny_synthetic_data):
+    again = str(tmp_path / "again")
+    synthetic.write_dataset(again, 8, 3, (64, 44), seed=0)
+    files = _files(tiny_synthetic_data)
+    assert files == _files(again) and len(files) == 8 * 3 * 2 + 4
+    _, mismatch, errors = filecmp.cmpfiles(tiny_synthetic_data, again, files, shallow=False)
+    assert mismatch == [] and errors == []
+    other = synthetic.sample(1, 0, 0, 64, 44)[0]
+    assert not np.array_equal(other, synthetic.sample(0, 0, 0, 64, 44)[0])
+
+
+def test_train_test_identities_disjoint_and_pairs_same_identity(tiny_synthetic_data):
+    ids = {}
+    for split in ("train", "test"):
+        ann = patn.read_annotations(os.path.join(tiny_synthetic_data, patn.annotation_csv(split)))
+        ids[split] = {name.split("_")[0] for name in ann}
+        for a, b, _ in patn.read_pairs(os.path.join(tiny_synthetic_data, patn.pairs_csv(split))):
+            assert a != b and a.split("_")[0] == b.split("_")[0]
+    assert ids["train"] and ids["test"] and not ids["train"] & ids["test"]
+    assert len(ids["train"]) + len(ids["test"]) == 8
+
+
+def test_parsing_and_keypoints_agree_with_the_drawing():
+    body = [KEYPOINT_NAMES.index(n) for n in ("neck", "right_hip", "left_hip", "right_shoulder",
+                                                "left_shoulder")]
+    views = set()
+    for ident in range(6):
+        for pose in range(4):
+            image, parsing, kp, view = synthetic.sample(3, ident, pose, 128, 88)
+            views.add(view)
+            assert image.shape == (128, 88, 3) and image.dtype == np.uint8
+            assert parsing.shape == (128, 88) and parsing.max() < NUM_CLASSES
+            assert 2 in parsing or 3 in parsing  # an upper garment or a dress is always worn
+            for k in body:
+                if kp[k, 0] >= 0:
+                    assert parsing[kp[k, 0], kp[k, 1]] != 0, (ident, pose, KEYPOINT_NAMES[k])
+            face = [KEYPOINT_NAMES.index(n) for n in ("nose", "right_eye", "left_eye")]
+            if view == "back":
+                assert (kp[face] == -1).all()
+                # in a back view the person's right shoulder is on the image's right
+                if kp[2, 1] >= 0 and kp[5, 1] >= 0:
+                    assert kp[2, 1] > kp[5, 1]
+            elif kp[2, 1] >= 0 and kp[5, 1] >= 0:
+                assert kp[2, 1] < kp[5, 1]
+    assert views == {"front", "back"}
+
+
+def test_identity_keeps_its_look_across_poses():
+    """Shoe and skin colours of one identity are identical sets of base colours in every pose."""
+    looks = []
+    for pose in range(3):
+        image, parsing, _, _ = synthetic.sample(0, 5, pose, 256, 176)
+        shoes = image[parsing == 10].astype(int)
+        looks.append(shoes.max(axis=0))  # brightest shoe pixel = unshaded base colour
+    assert all(np.abs(looks[0] - x).max() <= 1 for x in looks[1:])
+    a = synthetic.sample(0, 5, 0, 256, 176)[0]
+    b = synthetic.sample(0, 6, 0, 256, 176)[0]
+    assert not np.array_equal(a, b)
+
+
+def test_written_files_match_the_csv(tiny_synthetic_data):
+    ann = patn.read_annotations(os.path.join(tiny_synthetic_data, patn.annotation_csv("test")))
+    name = sorted(ann)[0]
+    ident, pose = int(name[5:10]), int(name[11:13])
+    image, parsing, kp, _ = synthetic.sample(0, ident, pose, 64, 44)
+    assert np.array_equal(np.asarray(Image.open(os.path.join(tiny_synthetic_data, "test", name))),
+                          image)
+    stem = os.path.splitext(name)[0]
+    assert np.array_equal(
+        np.asarray(Image.open(os.path.join(tiny_synthetic_data, "testSPL2", stem + ".png"))),
+        parsing)
+    assert np.array_equal(ann[name].keypoints, kp.astype(np.float32))
