@@ -12,6 +12,10 @@ import sys
 # Subpackage modules that add verbs (in the order `pinet-tf --help` lists them).
 VERB_MODULES = [
     "pinet_tf.models.cli",
+    "pinet_tf.datasets.cli",
+    "pinet_tf.training.cli",
+    "pinet_tf.inference.cli",
+    "pinet_tf.export.torch_cli",
 ]
 
 
