@@ -1,0 +1,173 @@
+"""`pinet-tf transfer` and `pinet-tf texture`: run a trained model on a user's own photos."""
+
+from __future__ import annotations
+
+import os
+
+from pinet_tf.inference.frame import FIT_MODES
+from pinet_tf.inference.readers import DEFAULT_MIN_CONFIDENCE, PARSING_LABEL_SETS
+
+
+def _grid_path(out: str) -> str:
+    stem, _ = os.path.splitext(out)
+    return stem + "_grid.png"
+
+
+def _check_out(out: str):
+    if not out.lower().endswith(".png"):
+        raise ValueError(f"--out must name a .png file, got {out!r}")
+
+
+def transfer_command(args) -> int:
+    from pinet_tf import drawing
+    from pinet_tf.inference import pipeline
+    from pinet_tf.inference.frame import Fit
+    from pinet_tf.inference.predictor import load_predictor
+
+    if args.pairs or args.data:
+        if not (args.data and args.out_dir):
+            raise ValueError("batch mode needs --data DIR and --out-dir DIR (and optionally "
+                             "--pairs CSV)")
+        from pinet_tf.inference.batch import run_pairs
+        predictor = load_predictor(args.model, args.config)
+        written = run_pairs(predictor, args.data, args.out_dir, args.pairs, args.split,
+                            args.fit, args.grid, args.limit)
+        print(f"wrote {len(written)} results to {args.out_dir}")
+        return 0
+
+    missing = [f for f, v in (("--source", args.source),
+                              ("--source-keypoints", args.source_keypoints),
+                              ("--source-parsing", args.source_parsing), ("--out", args.out))
+               if not v]
+    if missing:
+        raise ValueError(f"single-photo mode needs {', '.join(missing)} (or batch mode: "
+                         f"--data DIR --out-dir DIR)")
+    if bool(args.target_keypoints) == bool(args.target_image_keypoints):
+        raise ValueError("give exactly one of --target-keypoints (in the source photo's frame) "
+                         "or --target-image-keypoints with --target-image")
+    if args.target_image_keypoints and not args.target_image:
+        raise ValueError("--target-image-keypoints needs --target-image (the photo they belong "
+                         "to, for its size)")
+    _check_out(args.out)
+
+    # Read and check every input before loading the model: bad files fail fast.
+    source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
+                                  min_confidence=args.min_confidence,
+                                  parsing_labels=args.parsing_labels)
+    target_photo = None
+    if args.target_keypoints:
+        target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
+                                                args.source, args.min_confidence)
+    else:
+        target_photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
+                                            min_confidence=args.min_confidence)
+        target_kp = target_photo.keypoints
+
+    predictor = load_predictor(args.model, args.config)
+    h, w = predictor.image_size
+    fit = Fit.make(*source.size, h, w, args.fit)
+    if target_photo is None:
+        target_model = fit.keypoints(target_kp)
+        ground_truth = None
+    else:
+        target_fit = Fit.make(*target_photo.size, h, w, args.fit)
+        target_model = target_fit.keypoints(target_kp)
+        ground_truth = target_fit.image(target_photo.image)
+    result = pipeline.transfer(predictor, source, target_model, fit)
+    picture = pipeline.transfer_grid(result, ground_truth) if args.grid else None
+
+    drawing.save_png_atomic(args.out, result.image)
+    print(f"wrote {args.out}")
+    if args.save_parsing:
+        drawing.save_png_atomic(args.save_parsing, result.parsing)
+        print(f"wrote {args.save_parsing}")
+    if picture is not None:
+        drawing.save_png_atomic(_grid_path(args.out), picture)
+        print(f"wrote {_grid_path(args.out)}")
+    return 0
+
+
+def texture_command(args) -> int:
+    from pinet_tf import drawing
+    from pinet_tf.inference import pipeline
+    from pinet_tf.inference.predictor import load_predictor
+
+    _check_out(args.out)
+    region_ids = pipeline.parse_regions(args.regions)
+    source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
+                                  min_confidence=args.min_confidence,
+                                  parsing_labels=args.parsing_labels)
+    condition = pipeline.load_person(args.condition, None, args.condition_parsing,
+                                     parsing_labels=args.parsing_labels)
+    predictor = load_predictor(args.model, args.config)
+    image, model = pipeline.texture(predictor, source, condition, region_ids, args.fit)
+    picture = pipeline.texture_grid(model) if args.grid else None
+    drawing.save_png_atomic(args.out, image)
+    print(f"wrote {args.out}")
+    if picture is not None:
+        drawing.save_png_atomic(_grid_path(args.out), picture)
+        print(f"wrote {_grid_path(args.out)}")
+    return 0
+
+
+def _common(p):
+    p.add_argument("--model", required=True,
+                   help="RUN_DIR, a .weights.h5 file (with its .config.json) or a SavedModel "
+                        "directory")
+    p.add_argument("--config", default=None, choices=["official", "paper", "tiny"],
+                   help="model config when a weights file has no .config.json beside it")
+    p.add_argument("--fit", default="pad", choices=FIT_MODES,
+                   help="fit photos to the model's aspect ratio by padding (whole photo) or "
+                        "centre-cropping (default: %(default)s)")
+    p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                   help="keypoints with a lower confidence count as missing "
+                        "(default: %(default)s)")
+    p.add_argument("--parsing-labels", default="pinet", choices=PARSING_LABEL_SETS,
+                   help="label ids in the parsing PNGs: the 12 PINet classes, or CIHP / LIP "
+                        "(20 labels, mapped)")
+    p.add_argument("--grid", action="store_true",
+                   help="also write OUT_grid.png: the inputs, skeletons, parsing and result")
+
+
+def register(subparsers) -> None:
+    keypoint_help = ("OpenPose JSON, COCO-17 JSON, or PATN annotation CSV as FILE.csv#IMAGE_NAME")
+    p = subparsers.add_parser(
+        "transfer", help="pose transfer on your own photo (or a batch of pairs)",
+        description="Render the source person in a target pose. Single photo: --source, "
+                    "--source-keypoints, --source-parsing, a target pose, --out. Batch: --data "
+                    "DIR (authors' layout) --out-dir DIR [--pairs CSV].")
+    _common(p)
+    p.add_argument("--source", help="the person's photo (any size)")
+    p.add_argument("--source-keypoints", help=keypoint_help)
+    p.add_argument("--source-parsing", help="parsing label PNG, same size as --source")
+    p.add_argument("--target-keypoints", help="target pose in the source photo's frame; "
+                                              + keypoint_help)
+    p.add_argument("--target-image-keypoints",
+                   help="target pose taken from another photo (--target-image)")
+    p.add_argument("--target-image", help="the photo --target-image-keypoints belong to; shown "
+                                          "as ground truth in --grid")
+    p.add_argument("--out", help="result PNG (the source photo's size)")
+    p.add_argument("--save-parsing", help="also write the predicted parsing labels (PNG)")
+    p.add_argument("--pairs", help="batch: pairs CSV (from,to); default: the data's own")
+    p.add_argument("--data", help="batch: data folder in the authors' layout")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--out-dir", help="batch: folder for <from>___<to>.png results")
+    p.add_argument("--limit", type=int, default=None, help="batch: only the first N pairs")
+    p.set_defaults(func=transfer_command)
+
+    t = subparsers.add_parser(
+        "texture", help="texture transfer (paper Eq. 11): dress a photo in another's clothes",
+        description="Replace the chosen regions of the source person's parsing with the "
+                    "condition person's clothes; every other pixel stays the source's own.")
+    _common(t)
+    t.add_argument("--source", required=True)
+    t.add_argument("--source-keypoints", required=True, help=keypoint_help)
+    t.add_argument("--source-parsing", required=True)
+    t.add_argument("--condition", required=True, help="photo of the clothes to take")
+    t.add_argument("--condition-parsing", required=True)
+    t.add_argument("--regions", required=True,
+                   help="comma-separated class names to replace, e.g. upper-clothes,pants "
+                        "(from: background, hair, upper-clothes, dress, pants, neck, skirt, "
+                        "face, hands, legs, shoes, hat)")
+    t.add_argument("--out", required=True, help="result PNG (the source photo's size)")
+    t.set_defaults(func=texture_command)

@@ -1,0 +1,131 @@
+"""One small interface over the places a trained generator can come from.
+
+The CLI and the batch tools only need "pose transfer" and "texture transfer" on compact tensors
+in the model's frame; `load_predictor` returns an object with those two methods whether the
+model is a run directory, a `.weights.h5` file (Keras, `pinet_tf.models.io.load_generator`) or
+an exported SavedModel (its `pose_transfer` / `texture_transfer` signatures).
+
+    predictor.image_size -> (H, W)
+    predictor.transfer(source_image u8 [B,H,W,3], source_parsing u8 [B,H,W],
+                       source_keypoints f32 [B,18,2], target_keypoints f32 [B,18,2])
+        -> (image u8 [B,H,W,3], parsing u8 [B,H,W])
+    predictor.texture(source_image, source_parsing, source_keypoints,
+                      condition_image, condition_parsing, regions [B,12] (1 = replace))
+        -> image u8 [B,H,W,3]
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class KerasPredictor:
+    """A Keras generator (`build_generator(cfg)`) with its config."""
+
+    def __init__(self, generator, cfg):
+        import tensorflow as tf
+
+        from pinet_tf.encoding import (float_to_uint8, image_to_float, keypoints_to_heatmaps,
+                                       parsing_to_onehot)
+        from pinet_tf.models.texture import texture_transfer
+
+        self.generator, self.config = generator, cfg
+        self.image_size = tuple(cfg.image_size)
+        h, w = self.image_size
+
+        @tf.function(reduce_retracing=True)
+        def _transfer(source_image, source_parsing, source_keypoints, target_keypoints):
+            out = generator({
+                "source_image": image_to_float(source_image),
+                "source_parsing_onehot": parsing_to_onehot(source_parsing),
+                "source_heatmaps": keypoints_to_heatmaps(source_keypoints, h, w,
+                                                         cfg.heatmap_sigma),
+                "target_heatmaps": keypoints_to_heatmaps(target_keypoints, h, w,
+                                                         cfg.heatmap_sigma),
+            }, training=False)
+            parsing = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
+            return float_to_uint8(out["image"]), parsing
+
+        @tf.function(reduce_retracing=True)
+        def _texture(*args):
+            return texture_transfer(generator, cfg, *args)
+
+        self._transfer, self._texture = _transfer, _texture
+
+    def transfer(self, source_image, source_parsing, source_keypoints, target_keypoints):
+        image, parsing = self._transfer(
+            np.asarray(source_image, np.uint8), np.asarray(source_parsing, np.uint8),
+            np.asarray(source_keypoints, np.float32), np.asarray(target_keypoints, np.float32))
+        return image.numpy(), parsing.numpy()
+
+    def texture(self, source_image, source_parsing, source_keypoints, condition_image,
+                condition_parsing, regions):
+        return self._texture(
+            np.asarray(source_image, np.uint8), np.asarray(source_parsing, np.uint8),
+            np.asarray(source_keypoints, np.float32), np.asarray(condition_image, np.uint8),
+            np.asarray(condition_parsing, np.uint8), np.asarray(regions, np.float32)).numpy()
+
+
+class SavedModelPredictor:
+    """An exported SavedModel; the model's frame is read from the signature's static shape."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.path = path
+        # Keep the loaded object alive while its signatures are used (keras3-notes.md).
+        self._loaded = tf.saved_model.load(path)
+        signatures = self._loaded.signatures
+        if "pose_transfer" not in signatures:
+            raise ValueError(f"{path}: SavedModel has no 'pose_transfer' signature (it has "
+                             f"{sorted(signatures)})")
+        self._pose = signatures["pose_transfer"]
+        self._tex = signatures.get("texture_transfer")
+        spec = self._pose.structured_input_signature[1]["source_image"]
+        h, w = spec.shape[1], spec.shape[2]
+        if h is None or w is None:
+            raise ValueError(f"{path}: pose_transfer's source_image has no static size")
+        self.image_size = (int(h), int(w))
+        self.config = None
+
+    def transfer(self, source_image, source_parsing, source_keypoints, target_keypoints):
+        import tensorflow as tf
+        out = self._pose(
+            source_image=tf.constant(source_image, tf.uint8),
+            source_parsing=tf.constant(source_parsing, tf.uint8),
+            source_keypoints=tf.constant(source_keypoints, tf.float32),
+            target_keypoints=tf.constant(target_keypoints, tf.float32))
+        return out["image"].numpy(), out["parsing"].numpy()
+
+    def texture(self, source_image, source_parsing, source_keypoints, condition_image,
+                condition_parsing, regions):
+        import tensorflow as tf
+        if self._tex is None:
+            raise ValueError(f"{self.path}: SavedModel has no 'texture_transfer' signature")
+        out = self._tex(
+            source_image=tf.constant(source_image, tf.uint8),
+            source_parsing=tf.constant(source_parsing, tf.uint8),
+            source_keypoints=tf.constant(source_keypoints, tf.float32),
+            condition_image=tf.constant(condition_image, tf.uint8),
+            condition_parsing=tf.constant(condition_parsing, tf.uint8),
+            regions=tf.constant((np.asarray(regions) > 0).astype(np.uint8)))
+        return out["image"].numpy()
+
+
+def is_saved_model(path) -> bool:
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def load_predictor(path, config=None):
+    """RUN_DIR, WEIGHTS (.weights.h5 + sidecar config) or SAVED_MODEL dir -> a predictor."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: model not found (expected a run directory, a "
+                                f".weights.h5 file or a SavedModel directory)")
+    if is_saved_model(path):
+        return SavedModelPredictor(path)
+    from pinet_tf.models.io import load_generator
+    generator, cfg = load_generator(path, config)
+    return KerasPredictor(generator, cfg)
