@@ -136,7 +136,7 @@ def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    manifest = tfrecords.read_manifest(path, verify=verify)
+    manifest = tfrecords.read_manifest(path, verify=verify, splits=(split,))
     if split not in manifest["splits"]:
         raise ValueError(f"split {split!r} not in {os.path.join(path, tfrecords.MANIFEST)} "
                          f"(has {sorted(manifest['splits'])})")

@@ -156,12 +156,13 @@ class CorruptShardError(ValueError):
     """A shard differs from the manifest (size or checksum) or holds unreadable records."""
 
 
-def read_manifest(path: str, verify: str = "checksum") -> dict:
+def read_manifest(path: str, verify: str = "checksum", splits=None) -> dict:
     """Load and check `path/manifest.json`.
 
     verify: "checksum" (sizes and sha256 of every shard), "size" (sizes only: fast for very large
     sets) or "none". Adds ``manifest["corrupt"]`` = list of shard files that failed the check
-    (the caller decides whether that is an error; `check_manifest` raises).
+    (the caller decides whether that is an error; `check_manifest` raises). `splits` limits the
+    check to those splits (default: all).
     """
     if verify not in ("checksum", "size", "none"):
         raise ValueError(f"verify must be 'checksum', 'size' or 'none', got {verify!r}")
@@ -184,6 +185,8 @@ def read_manifest(path: str, verify: str = "checksum") -> dict:
                          f"{manifest.get('format')!r} version {manifest.get('version')!r}")
     corrupt = []
     for split, info in manifest["splits"].items():
+        if splits is not None and split not in splits:
+            continue
         for shard in info["shards"]:
             file = os.path.join(path, shard["file"])
             if not os.path.isfile(file):

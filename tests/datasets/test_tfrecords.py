@@ -1,0 +1,111 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pinet_tf.config import ModelConfig
+from pinet_tf.datasets import make_dataset, tfrecords
+
+TINY = ModelConfig.tiny()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_manifest_lists_every_shard(tiny_records):
+    with open(os.path.join(tiny_records, tfrecords.MANIFEST)) as f:
+        m = json.load(f)
+    assert (m["image_height"], m["image_width"]) == (64, 44)
+    assert m["splits"]["train"]["pairs"] == 42 and m["splits"]["test"]["pairs"] == 6
+    for split, info in m["splits"].items():
+        assert sum(s["records"] for s in info["shards"]) == info["pairs"]
+        for s in info["shards"]:
+            path = os.path.join(tiny_records, s["file"])
+            assert os.path.getsize(path) == s["bytes"]
+            assert tfrecords._sha256(path) == s["sha256"]
+    assert not [f for f in os.listdir(tiny_records) if f.endswith(".tmp")]
+
+
+# Runs make-tfrecords in a child whose writer pauses after the first record, so the parent can
+# kill it (SIGKILL) while a shard is half written.
+_CHILD = """
+import sys, time
+from pinet_tf.datasets import tfrecords
+real = tfrecords.serialize_pair
+def slow(*a, **k):
+    out = real(*a, **k)
+    print("wrote", flush=True)
+    time.sleep(60)
+    return out
+tfrecords.serialize_pair = slow
+from pinet_tf.cli import main
+main(["make-tfrecords", "--data", sys.argv[1], "--out", sys.argv[2]])
+"""
+
+
+def test_interrupted_conversion_leaves_no_manifest_and_is_detected(tiny_synthetic_data,
+                                                                    tiny_records, tmp_path):
+    out = str(tmp_path / "records")
+    shutil.copytree(tiny_records, out)  # a previous complete run: its manifest must go first
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, tiny_synthetic_data, out], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout.readline().strip() == "wrote"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    assert not os.path.exists(os.path.join(out, tfrecords.MANIFEST))
+    assert any(f.endswith(".tmp") for f in os.listdir(out))
+    with pytest.raises(FileNotFoundError, match="incomplete .*interrupted.*unfinished files"):
+        make_dataset(out, "train", TINY, 2, training=True)
+    # running it again completes the directory
+    tfrecords.convert(tiny_synthetic_data, out, shards=2)
+    assert len(list(make_dataset(out, "test", TINY, 6, training=False))) == 1
+
+
+def _corrupt_copy(tiny_records, tmp_path):
+    out = str(tmp_path / "records")
+    shutil.copytree(tiny_records, out)
+    with open(os.path.join(out, tfrecords.MANIFEST)) as f:
+        shard = json.load(f)["splits"]["train"]["shards"][0]
+    path = os.path.join(out, shard["file"])
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF  # inside one record's payload
+    open(path, "wb").write(bytes(data))
+    return out, shard
+
+
+def test_corrupt_shard_is_named(tiny_records, tmp_path):
+    out, shard = _corrupt_copy(tiny_records, tmp_path)
+    with pytest.raises(tfrecords.CorruptShardError, match=shard["file"]):
+        make_dataset(out, "train", TINY, 2, training=True)
+    make_dataset(out, "test", TINY, 2, training=False)  # the other split is intact
+
+
+def test_skip_corrupt_skips_and_counts(tiny_records, tmp_path):
+    out, shard = _corrupt_copy(tiny_records, tmp_path)
+    stats = {}
+    ds = make_dataset(out, "train", TINY, 1, training=False, skip_corrupt=True, stats=stats)
+    n = sum(1 for _ in ds)
+    assert stats["corrupt_records"] == 1 and stats["corrupt_shards"] == [shard["file"]]
+    assert n == 42 - 1
+
+
+def test_crc32c_matches_the_known_vector():
+    assert tfrecords.crc32c(b"123456789") == 0xE3069283
+
+
+def test_make_tfrecords_cli(tiny_synthetic_data, tmp_path, capsys):
+    from pinet_tf.cli import main
+
+    out = str(tmp_path / "rec")
+    assert main(["make-tfrecords", "--data", tiny_synthetic_data, "--out", out,
+                 "--shards", "3"]) == 0
+    assert "train: 42 pairs in 3 shard(s)" in capsys.readouterr().out
+    assert main(["make-tfrecords", "--data", str(tmp_path / "nope"), "--out", out]) == 2
+    assert "data directory not found" in capsys.readouterr().err
