@@ -25,6 +25,14 @@ def make_tfrecords(args) -> int:
     return 0
 
 
+def convert_parsing(args) -> int:
+    from pinet_tf.datasets import parsing_labels
+
+    n = parsing_labels.convert_directory(args.input, args.out, args.labels)
+    print(f"converted {n} {args.labels.upper()} label map(s) to the 12 classes in {args.out}")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("synth", help="write a synthetic people data set (authors' layout)")
     p.add_argument("--out", required=True, help="output directory")
@@ -43,3 +51,11 @@ def register(subparsers) -> None:
     p.add_argument("--shards", type=int, default=None,
                    help="shards per split (default: one per 2000 pairs)")
     p.set_defaults(func=make_tfrecords)
+
+    p = subparsers.add_parser("convert-parsing",
+                              help="map 20-label CIHP/LIP parser output to the 12 parsing classes")
+    p.add_argument("--labels", required=True, choices=["cihp", "lip"],
+                   help="label set of the parser that made the maps (they differ at label 10)")
+    p.add_argument("--input", required=True, help="directory of single-channel label PNGs")
+    p.add_argument("--out", required=True, help="output directory (e.g. DATA/trainSPL2)")
+    p.set_defaults(func=convert_parsing)
