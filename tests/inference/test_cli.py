@@ -12,18 +12,6 @@ from pinet_tf.cli import main
 from tests.inference.people import C, write_person
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    from pinet_tf.config import ModelConfig
-    from pinet_tf.models import build_generator
-    from pinet_tf.models.io import save_generator
-
-    cfg = ModelConfig.tiny()
-    path = str(tmp_path_factory.mktemp("model") / "tiny.weights.h5")
-    save_generator(build_generator(cfg), cfg, path)
-    return path
-
-
 @pytest.fixture
 def files(tmp_path):
     source, arrays = write_person(tmp_path, "source", 50, 40, seed=1)
