@@ -205,12 +205,6 @@ def check_keypoints_in_image(kp, height, width, path):
 PARSING_LABEL_SETS = ("pinet", "cihp", "lip")
 
 
-def _label_table(labels: str) -> np.ndarray:
-    """Lookup table source label -> PINet class, from the data package."""
-    from pinet_tf.datasets import labels as label_maps  # noqa: WPS433
-    return np.asarray(label_maps.lookup_table(labels), np.uint8)
-
-
 def read_parsing(path, labels: str = "pinet", size=None, image_path=None) -> np.ndarray:
     """A label PNG -> uint8 [h,w] in the 12 PINet classes.
 
@@ -260,12 +254,9 @@ def read_parsing(path, labels: str = "pinet", size=None, image_path=None) -> np.
                              f": {', '.join(CLASS_NAMES)}); for CIHP/LIP parsing pass "
                              f"--parsing-labels cihp or lip")
         out = arr.astype(np.uint8)
-    else:
-        table = _label_table(labels)
-        if arr.max(initial=0) >= len(table) or arr.min(initial=0) < 0:
-            raise ValueError(f"{path}: label {arr.max()} is not a {labels.upper()} label "
-                             f"(0..{len(table) - 1})")
-        out = table[arr]
+    else:  # the data package's CIHP/LIP table (the same one `pinet-tf convert-parsing` uses)
+        from pinet_tf.datasets.parsing_labels import convert_labels
+        out = convert_labels(arr, labels, where=path)
     if size is not None and tuple(out.shape) != tuple(size):
         what = f"the image {image_path}" if image_path else "the image"
         raise ValueError(f"{path}: parsing is {out.shape[0]}x{out.shape[1]} but {what} is "

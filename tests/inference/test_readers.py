@@ -176,3 +176,16 @@ def test_read_parsing_errors(tmp_path):
     Image.fromarray(np.full((6, 8, 3), (1, 2, 3), np.uint8)).save(tmp_path / "rgb.png")
     with pytest.raises(ValueError, match="rgb.png: RGB parsing with colours outside"):
         readers.read_parsing(tmp_path / "rgb.png")
+
+
+@pytest.mark.parametrize("label_set, torso", [("cihp", 5), ("lip", 3)])
+def test_read_parsing_maps_cihp_and_lip_labels(tmp_path, label_set, torso):
+    # 0 background, 2 hair, 5 upper-clothes, 9 pants, 10 torso-skin (CIHP) / jumpsuits (LIP),
+    # 14 left-arm, 19 right-shoe.
+    src = np.array([[0, 2, 5, 9], [10, 14, 19, 0]], np.uint8)
+    Image.fromarray(src).save(tmp_path / "parser.png")
+    out = readers.read_parsing(tmp_path / "parser.png", labels=label_set)
+    np.testing.assert_array_equal(out, [[0, 1, 2, 4], [torso, 8, 10, 0]])
+    Image.fromarray(np.full((2, 4), 20, np.uint8)).save(tmp_path / "bad20.png")
+    with pytest.raises(ValueError, match="bad20.png: label 20 outside 0..19"):
+        readers.read_parsing(tmp_path / "bad20.png", labels=label_set)
