@@ -1,0 +1,232 @@
+"""Versioned SavedModels with compact-input signatures, the layout TF-Serving serves.
+
+    BASE/<version>/saved_model.pb, variables/, config.json, assets/INPUTS.txt
+
+Signatures take what a client has (uint8 images, uint8 label maps, (y, x) keypoints) and run the
+same `pinet_tf.encoding` conversions the data pipeline uses, so a served model sees exactly what
+it saw in training:
+
+* `serving_default` = `pose_transfer`: source_image uint8 [B,H,W,3], source_parsing uint8 [B,H,W],
+  source_keypoints / target_keypoints float32 [B,18,2] -> image uint8 [B,H,W,3],
+  parsing uint8 [B,H,W] (argmax of G_p's logits).
+* `texture_transfer` (paper Eq. 11, `pinet_tf.models.texture`): source_image, source_parsing,
+  source_keypoints, condition_image, condition_parsing, regions uint8 [B,12] (1 = replace that
+  source class) -> image uint8 [B,H,W,3].
+
+Why a `tf.Module` instead of `model.export` / `ExportArchive`: ExportArchive stored every variable
+twice (156 MB for 80 MB of weights, `keras3-notes.md`). Here the module tracks the underlying
+`tf.Variable`s once and holds the Keras model out of TF's object tracking, so the SavedModel is the
+size of the weights; its signatures call the model with `training=False` (BatchNorm on moving
+statistics) and `TFLiteConverter.from_saved_model` keeps the weights (checked by the tests).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, NUM_CLASSES, NUM_KEYPOINTS, ModelConfig
+from pinet_tf.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
+    parsing_to_onehot
+
+CONFIG_FILE = "config.json"
+INPUTS_NOTE = os.path.join("assets", "INPUTS.txt")
+POSE_TRANSFER = "pose_transfer"
+TEXTURE_TRANSFER = "texture_transfer"
+DEFAULT_SIGNATURE = "serving_default"
+_VERSION_RE = re.compile(r"^[0-9]+$")
+
+
+def input_specs(cfg: ModelConfig) -> dict:
+    """Signature name -> {input name: tf.TensorSpec} (batch dimension free)."""
+    h, w = cfg.image_size
+    image = tf.TensorSpec([None, h, w, 3], tf.uint8)
+    parsing = tf.TensorSpec([None, h, w], tf.uint8)
+    keypoints = tf.TensorSpec([None, NUM_KEYPOINTS, 2], tf.float32)
+    pose = {"source_image": image, "source_parsing": parsing, "source_keypoints": keypoints,
+            "target_keypoints": keypoints}
+    texture = {"source_image": image, "source_parsing": parsing, "source_keypoints": keypoints,
+               "condition_image": image, "condition_parsing": parsing,
+               "regions": tf.TensorSpec([None, NUM_CLASSES], tf.uint8)}
+    return {POSE_TRANSFER: pose, TEXTURE_TRANSFER: texture}
+
+
+def _named(specs: dict) -> dict:
+    return {k: tf.TensorSpec(s.shape, s.dtype, name=k) for k, s in specs.items()}
+
+
+def _check_parsing(parsing, name):
+    return tf.debugging.assert_less(
+        parsing, tf.constant(NUM_CLASSES, tf.uint8),
+        message=f"{name}: parsing labels must be 0..{NUM_CLASSES - 1}")
+
+
+def _check_keypoints(keypoints, name):
+    return tf.debugging.assert_all_finite(
+        keypoints, message=f"{name}: keypoints must be finite (use -1 for a missing one)")
+
+
+def _same_batch(tensors: dict):
+    """Every input must have the batch size of the first (Keras would broadcast or fail late)."""
+    names = list(tensors)
+    first = tf.shape(tensors[names[0]])[0]
+    return [tf.debugging.assert_equal(
+        tf.shape(tensors[n])[0], first,
+        message=f"input {n!r} has a different batch size than {names[0]!r}") for n in names[1:]]
+
+
+class ServingModule(tf.Module):
+    """The generator's variables, tracked once, and the compact-input signatures."""
+
+    def __init__(self, generator, cfg: ModelConfig, validate: bool = True):
+        super().__init__(name="pinet")
+        # Only the tf.Variables are tracked; the Keras model is kept in a closure that TF's
+        # object tracking does not walk, so nothing is saved twice.
+        self.generator_variables = [getattr(v, "value", v) for v in generator.variables]
+        self._get_generator = (lambda g: (lambda: g))(generator)
+        self._cfg = cfg
+        self._validate = validate
+        specs = input_specs(cfg)
+        # Traced once each, and saved only as signatures (not also as tracked methods).
+        self._concrete = (lambda c: (lambda: c))({
+            POSE_TRANSFER: tf.function(self._pose_transfer).get_concrete_function(
+                _named(specs[POSE_TRANSFER])),
+            TEXTURE_TRANSFER: tf.function(self._texture_transfer).get_concrete_function(
+                _named(specs[TEXTURE_TRANSFER])),
+        })
+
+    def _checks(self, inputs):
+        if not self._validate:
+            return []
+        checks = _same_batch(inputs)
+        for name, value in inputs.items():
+            if name.endswith("_parsing"):
+                checks.append(_check_parsing(value, name))
+            elif name.endswith("_keypoints"):
+                checks.append(_check_keypoints(value, name))
+        return checks
+
+    def _pose_transfer(self, inputs):
+        cfg, generator = self._cfg, self._get_generator()
+        h, w = cfg.image_size
+        with tf.control_dependencies(self._checks(inputs)):
+            out = generator({
+                "source_image": image_to_float(inputs["source_image"]),
+                "source_parsing_onehot": parsing_to_onehot(inputs["source_parsing"]),
+                "source_heatmaps": keypoints_to_heatmaps(inputs["source_keypoints"], h, w,
+                                                         cfg.heatmap_sigma),
+                "target_heatmaps": keypoints_to_heatmaps(inputs["target_keypoints"], h, w,
+                                                         cfg.heatmap_sigma),
+            }, training=False)
+        parsing = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
+        return {"image": float_to_uint8(out["image"]), "parsing": parsing}
+
+    def _texture_transfer(self, inputs):
+        from pinet_tf.models.texture import texture_transfer
+        with tf.control_dependencies(self._checks(inputs)):
+            image = texture_transfer(
+                self._get_generator(), self._cfg, inputs["source_image"],
+                inputs["source_parsing"], inputs["source_keypoints"], inputs["condition_image"],
+                inputs["condition_parsing"], inputs["regions"])
+        return {"image": image}
+
+    def signatures(self) -> dict:
+        """Signature name -> concrete function (serving_default is pose_transfer)."""
+        fns = self._concrete()
+        return {DEFAULT_SIGNATURE: fns[POSE_TRANSFER], **fns}
+
+
+def inputs_note(cfg: ModelConfig) -> str:
+    """The human-readable input conventions shipped in assets/INPUTS.txt."""
+    h, w = cfg.image_size
+    classes = ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES))
+    keypoints = ", ".join(f"{i} {n}" for i, n in enumerate(KEYPOINT_NAMES))
+    return f"""PINet generator export (pinet-tf), config {cfg.name!r}, image {h}x{w}.
+
+Signatures (inputs and outputs batched along the first axis, B >= 1, the same B for all inputs):
+  serving_default = pose_transfer
+    source_image      uint8   [B,{h},{w},3]  RGB
+    source_parsing    uint8   [B,{h},{w}]    parsing labels 0..11
+    source_keypoints  float32 [B,18,2]     (y, x) in pixels of the {h}x{w} frame, -1 = missing
+    target_keypoints  float32 [B,18,2]     the pose to render, same convention
+    -> image uint8 [B,{h},{w},3], parsing uint8 [B,{h},{w}] (predicted target parsing)
+  texture_transfer (paper Eq. 11: replace some parsing regions of the source person by the
+  condition person's clothes, rendered in the source pose)
+    source_image, source_parsing, source_keypoints  as above
+    condition_image   uint8   [B,{h},{w},3]
+    condition_parsing uint8   [B,{h},{w}]
+    regions           uint8   [B,12]       1 = replace this source class, 0 = keep
+    -> image uint8 [B,{h},{w},3]; pixels outside the regions are the source's, unchanged
+
+Parsing classes: {classes}
+Keypoints (OpenPose COCO-18 order): {keypoints}
+Heatmaps are Gaussians of sigma {cfg.heatmap_sigma:g} px computed in the graph; BatchNorm runs
+on its moving statistics (inference mode). config.json beside saved_model.pb is the ModelConfig.
+"""
+
+
+def list_versions(base: str) -> list:
+    """Integer version folders under `base` that hold a saved_model.pb, ascending."""
+    if not os.path.isdir(base):
+        return []
+    return sorted(int(n) for n in os.listdir(base)
+                  if _VERSION_RE.match(n)
+                  and os.path.exists(os.path.join(base, n, "saved_model.pb")))
+
+
+def next_version(base: str) -> int:
+    """1 + the highest integer folder name in `base` (1 when there is none)."""
+    taken = [int(n) for n in os.listdir(base) if _VERSION_RE.match(n)] \
+        if os.path.isdir(base) else []
+    return max(taken, default=0) + 1
+
+
+def export_saved_model(generator, cfg: ModelConfig, base: str, version: int | None = None,
+                       validate: bool = True) -> str:
+    """Write `base/<version>/` atomically and return its path.
+
+    The SavedModel is written into a hidden temporary folder inside `base` (same file system)
+    and renamed when complete, so a polling server never sees half a model. `version` defaults
+    to the next free integer; an existing version is refused rather than overwritten.
+    """
+    os.makedirs(base, exist_ok=True)
+    version = next_version(base) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"version must be a positive integer, got {version}")
+    final = os.path.join(base, str(version))
+    if os.path.exists(final):
+        raise ValueError(f"version {version} already exists in {base}; pass another --version "
+                         f"or omit it to use the next free one ({next_version(base)})")
+    module = ServingModule(generator, cfg, validate=validate)
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base)
+    try:
+        tf.saved_model.save(module, tmp, signatures=module.signatures())
+        cfg.save(os.path.join(tmp, CONFIG_FILE))
+        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
+        with open(os.path.join(tmp, INPUTS_NOTE), "w") as f:
+            f.write(inputs_note(cfg))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a server may run as another user
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def export_from_source(source: str, base: str, config=None, version: int | None = None) -> str:
+    """`pinet-tf export`: load a RUN_DIR or weights file, then `export_saved_model`."""
+    from pinet_tf.models.io import load_generator
+    generator, cfg = load_generator(source, config)
+    return export_saved_model(generator, cfg, base, version)
+
+
+def load_export_config(export_dir: str) -> ModelConfig:
+    """The ModelConfig an export carries (config.json beside saved_model.pb)."""
+    path = os.path.join(export_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: not a pinet-tf export?")
+    return ModelConfig.load(path)

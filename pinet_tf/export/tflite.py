@@ -1,0 +1,131 @@
+"""TFLite conversion of an export (fp32, float16, dynamic-range int8, full int8) and a runner.
+
+Converted with `TFLiteConverter.from_saved_model` on a `pinet_tf.export.savedmodel` export (its
+module tracks the variables once; conversions of Keras 3 `tf.saved_model.save` artifacts or of
+concrete functions silently dropped the weights in probes, so `convert` checks the file size
+against the SavedModel's variables). Run with `ai_edge_litert` (tf.lite.Interpreter is deprecated).
+
+Quantisation modes:
+* `none`: fp32.
+* `float16`: weights stored as fp16 (dequantised at load on CPU), half the size.
+* `dynamic-int8`: weights int8 per channel, activations float (quantised on the fly).
+* `int8`: weights and activations int8, calibrated on synthetic people
+  (`pinet_tf.datasets.synthetic`); the uint8/float32 signature inputs and outputs stay as they
+  are, and ops without an int8 kernel (heatmap exp, one-hot, argmax) stay float.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS
+
+QUANTIZE_MODES = ("none", "float16", "dynamic-int8", "int8")
+
+
+def _dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def synthetic_inputs(cfg, count: int, seed: int = 0) -> list:
+    """`count` single-example pose_transfer input dicts (batch 1) of synthetic people.
+
+    Uses the data package's procedural people when available (realistic activation ranges for
+    int8 calibration), else smooth random images with plausible keypoints.
+    """
+    h, w = cfg.image_size
+    rng = np.random.default_rng(seed)
+    out = []
+    try:
+        from pinet_tf.datasets import synthetic
+    except ImportError:  # the data package is optional for export
+        synthetic = None
+    for i in range(count):
+        if synthetic is not None:
+            image, parsing, kp, _ = synthetic.sample(seed, i, 0, h, w)
+            _, _, target_kp, _ = synthetic.sample(seed, i, 1, h, w)
+        else:
+            image = np.clip(rng.normal(128, 60, (h, w, 3)), 0, 255).astype(np.uint8)
+            parsing = rng.integers(0, NUM_CLASSES, (h, w)).astype(np.uint8)
+            kp, target_kp = (np.stack([rng.uniform(0, h, NUM_KEYPOINTS),
+                                       rng.uniform(0, w, NUM_KEYPOINTS)], -1) for _ in "st")
+        out.append({
+            "source_image": np.asarray(image, np.uint8)[None],
+            "source_parsing": np.asarray(parsing, np.uint8)[None],
+            "source_keypoints": np.asarray(kp, np.float32)[None],
+            "target_keypoints": np.asarray(target_kp, np.float32)[None],
+        })
+    return out
+
+
+def convert(saved_model_dir: str, quantize: str = "none", calibration_samples: int = 16,
+            signature: str = "serving_default", seed: int = 0) -> bytes:
+    """The TFLite flatbuffer of one signature of an export (see the module doc for modes)."""
+    import tensorflow as tf
+
+    from pinet_tf.export.savedmodel import load_export_config
+
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"--quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
+    if not os.path.exists(os.path.join(saved_model_dir, "saved_model.pb")):
+        raise FileNotFoundError(f"no saved_model.pb in {saved_model_dir}")
+    cfg = load_export_config(saved_model_dir)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                         signature_keys=[signature])
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        if signature not in ("serving_default", "pose_transfer"):
+            raise ValueError(f"int8 calibration data exists for pose_transfer only, not "
+                             f"{signature!r}")
+        samples = synthetic_inputs(cfg, calibration_samples, seed)
+        converter.representative_dataset = lambda: iter(samples)
+    blob = converter.convert()
+
+    # A conversion that lost the weights gives a file far smaller than them (keras3-notes.md).
+    weights = _dir_bytes(os.path.join(saved_model_dir, "variables"))
+    floor = {"none": 0.9, "float16": 0.45, "dynamic-int8": 0.2, "int8": 0.2}[quantize] * weights
+    if len(blob) < floor:
+        raise ValueError(f"TFLite model is {len(blob)} bytes, less than {floor:.0f} expected from "
+                         f"{weights} bytes of variables: the conversion dropped weights")
+    return blob
+
+
+def convert_to_file(saved_model_dir: str, out: str, quantize: str = "none", **kwargs) -> int:
+    """Convert and write `out` atomically; returns the file size."""
+    blob = convert(saved_model_dir, quantize, **kwargs)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(blob)
+    os.replace(tmp, out)
+    return len(blob)
+
+
+class TFLiteRunner:
+    """One signature of a TFLite model through `ai_edge_litert`, called with numpy dicts."""
+
+    def __init__(self, model, signature: str = "serving_default", num_threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        kwargs = {"model_content": model} if isinstance(model, (bytes, bytearray)) \
+            else {"model_path": model}
+        self.interpreter = Interpreter(num_threads=num_threads, **kwargs)
+        self.runner = self.interpreter.get_signature_runner(signature)
+
+    def __call__(self, **inputs) -> dict:
+        """Runs example by example (the converted graph has batch 1) and stacks the outputs."""
+        batch = len(next(iter(inputs.values())))
+        outs = [self.runner(**{k: np.asarray(v[i:i + 1]) for k, v in inputs.items()})
+                for i in range(batch)]
+        return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+def psnr_uint8(a, b) -> float:
+    """PSNR in dB between two uint8 arrays (inf when identical)."""
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))

@@ -1,0 +1,176 @@
+"""Versioned SavedModel export: layout, size, parity of every signature with the Keras model."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pinet_tf.config import ModelConfig
+from pinet_tf.export import savedmodel
+from pinet_tf.models.texture import texture_transfer
+from tests.serving.tiny_export import batch, model_inputs, tiny_export
+
+
+@pytest.fixture(scope="module")
+def exp(request, tmp_path_factory):
+    return tiny_export(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def loaded(exp):
+    return tf.saved_model.load(exp.path)  # kept alive: signatures reference its variables
+
+
+@pytest.fixture(scope="module")
+def inputs(exp):
+    return batch(exp.cfg, 3, seed=11)
+
+
+def _dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def test_layout_config_and_note(exp):
+    assert os.listdir(exp.base) == ["1"]  # no temporary folder left behind
+    for name in ("saved_model.pb", "variables", "config.json", "assets/INPUTS.txt"):
+        assert os.path.exists(os.path.join(exp.path, name)), name
+    assert savedmodel.load_export_config(exp.path) == exp.cfg
+    note = open(os.path.join(exp.path, "assets", "INPUTS.txt")).read()
+    h, w = exp.cfg.image_size
+    for text in ("(y, x)", "-1 = missing", f"[B,{h},{w},3]", "texture_transfer", "11 hat"):
+        assert text in note
+
+
+def test_variables_stored_once(exp):
+    variables = _dir_bytes(os.path.join(exp.path, "variables"))
+    # ExportArchive stored every variable twice (ratio ~2); the module tracks them once.
+    assert exp.weights_bytes <= variables <= 1.05 * exp.weights_bytes
+
+
+def test_signature_names_and_specs(loaded, exp):
+    h, w = exp.cfg.image_size
+    assert set(loaded.signatures) == {"serving_default", "pose_transfer", "texture_transfer"}
+    specs = loaded.signatures["serving_default"].structured_input_signature[1]
+    assert specs["source_image"].shape.as_list() == [None, h, w, 3]
+    assert specs["source_image"].dtype == tf.uint8
+    assert specs["source_parsing"].dtype == tf.uint8
+    assert specs["target_keypoints"].shape.as_list() == [None, 18, 2]
+    tex = loaded.signatures["texture_transfer"].structured_input_signature[1]
+    assert set(tex) == {"source_image", "source_parsing", "source_keypoints", "condition_image",
+                        "condition_parsing", "regions"}
+    assert tex["regions"].shape.as_list() == [None, 12]
+
+
+def test_pose_transfer_matches_keras(loaded, exp, inputs):
+    ref = exp.generator(model_inputs(exp.cfg, inputs), training=False)
+    ref_image = np.asarray(tf.round((tf.clip_by_value(ref["image"], -1, 1) + 1) * 127.5))
+    assert ref_image.std() > 5  # activations are O(1): the comparison is not vacuous
+    for name in ("serving_default", "pose_transfer"):
+        out = loaded.signatures[name](**inputs)
+        assert out["image"].dtype == tf.uint8 and out["parsing"].dtype == tf.uint8
+        diff = np.abs(out["image"].numpy().astype(np.int32) - ref_image.astype(np.int32))
+        assert diff.max() <= 1, name
+        # Parsing = argmax of the logits; a label may differ only where the top two are tied.
+        logits = np.asarray(ref["parsing_logits"])
+        expected = logits.argmax(-1)
+        differs = out["parsing"].numpy() != expected
+        top2 = np.sort(logits, -1)[..., -2:]
+        assert np.all((top2[..., 1] - top2[..., 0])[differs] < 1e-4), name
+        assert differs.mean() < 0.001
+
+
+def test_texture_transfer_matches_keras(loaded, exp, inputs):
+    cond = batch(exp.cfg, 3, seed=12)
+    regions = np.zeros((3, 12), np.uint8)
+    regions[:, 2] = 1  # upper clothes
+    regions[1, 4] = 1  # and pants for the second example
+    out = loaded.signatures["texture_transfer"](
+        source_image=inputs["source_image"], source_parsing=inputs["source_parsing"],
+        source_keypoints=inputs["source_keypoints"], condition_image=cond["source_image"],
+        condition_parsing=cond["source_parsing"], regions=regions)["image"].numpy()
+    ref = texture_transfer(exp.generator, exp.cfg, inputs["source_image"],
+                           inputs["source_parsing"], inputs["source_keypoints"],
+                           cond["source_image"], cond["source_parsing"], regions).numpy()
+    assert np.abs(out.astype(np.int32) - ref.astype(np.int32)).max() <= 1
+    replaced = regions[np.arange(3)[:, None, None], inputs["source_parsing"]].astype(bool)
+    assert replaced.any() and (~replaced).any()
+    np.testing.assert_array_equal(out[~replaced], inputs["source_image"][~replaced])
+    assert np.abs(out[replaced].astype(int) - inputs["source_image"][replaced]).mean() > 1
+
+
+def test_batchnorm_runs_in_inference_mode(loaded, inputs):
+    # With batch statistics an example's output would depend on the rest of its batch.
+    fn = loaded.signatures["pose_transfer"]
+    together = fn(**inputs)["image"].numpy()
+    alone = fn(**{k: v[1:2] for k, v in inputs.items()})["image"].numpy()
+    assert np.abs(together[1:2].astype(int) - alone.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("source_parsing", 12, "parsing labels must be 0..11"),
+    ("target_keypoints", np.nan, "keypoints must be finite"),
+])
+def test_in_graph_checks(loaded, inputs, field, value, message):
+    bad = {k: v.copy() for k, v in inputs.items()}
+    bad[field].flat[5] = value
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["serving_default"](**bad)
+
+
+def test_in_graph_batch_check(loaded, inputs):
+    bad = dict(inputs, target_keypoints=inputs["target_keypoints"][:2])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="different batch size"):
+        loaded.signatures["serving_default"](**bad)
+
+
+def test_versions(tmp_path, monkeypatch):
+    base = tmp_path / "m"
+    assert savedmodel.next_version(str(base)) == 1
+    for name in ("1", "7", "tmp", ".tmp-8-x"):
+        os.makedirs(base / name)
+    (base / "7" / "saved_model.pb").write_bytes(b"")
+    assert savedmodel.next_version(str(base)) == 8
+    assert savedmodel.list_versions(str(base)) == [7]  # 1 has no saved_model.pb
+    with pytest.raises(ValueError, match="version 7 already exists"):
+        savedmodel.export_saved_model(None, ModelConfig.tiny(), str(base), version=7)
+
+    class Module(tf.Module):  # stands in for ServingModule: no tracing needed here
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+
+        def signatures(self):
+            return {}
+
+    def broken_save(obj, path, signatures=None):
+        open(os.path.join(path, "saved_model.pb"), "wb").close()  # a partial write ...
+        raise RuntimeError("disk full")  # ... then a failure
+    monkeypatch.setattr(savedmodel, "ServingModule", Module)
+    monkeypatch.setattr(savedmodel.tf.saved_model, "save", broken_save)
+    with pytest.raises(RuntimeError, match="disk full"):
+        savedmodel.export_saved_model(None, ModelConfig.tiny(), str(base))
+    # Nothing half-written is left where a server would look.
+    assert sorted(os.listdir(base)) == [".tmp-8-x", "1", "7", "tmp"]
+
+
+def test_cli_export_from_weights_file(exp, tmp_path, capsys, monkeypatch):
+    import pinet_tf.cli
+    from pinet_tf.models.io import save_generator
+    monkeypatch.setattr(pinet_tf.cli, "VERB_MODULES", ["pinet_tf.export.cli"])
+    weights = str(tmp_path / "g.weights.h5")
+    save_generator(exp.generator, exp.cfg, weights)
+    base = tmp_path / "served"
+    assert pinet_tf.cli.main(["export", "--weights", weights, "--out", str(base),
+                              "--version", "3"]) == 0
+    assert "exported" in capsys.readouterr().out
+    assert savedmodel.list_versions(str(base)) == [3]
+    assert savedmodel.load_export_config(str(base / "3")) == exp.cfg
+    # The same weights, bit for bit, as the fixture's export of the same model.
+    ours = tf.train.load_checkpoint(os.path.join(exp.path, "variables", "variables"))
+    theirs = tf.train.load_checkpoint(str(base / "3" / "variables" / "variables"))
+    names = [n for n in ours.get_variable_to_shape_map() if "generator_variables" in n]
+    assert len(names) == len(exp.generator.variables)
+    for name in names:
+        np.testing.assert_array_equal(ours.get_tensor(name), theirs.get_tensor(name))
+    assert pinet_tf.cli.main(["export", "--out", str(base)]) == 2  # neither --run nor --weights
+    assert "exactly one of --run" in capsys.readouterr().err
