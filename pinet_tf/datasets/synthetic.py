@@ -143,13 +143,14 @@ class _Canvas:
     def __init__(self, background: tuple, height: int, width: int):
         self.h, self.w = height, width
         top, bottom, floor, level, boxes = background
-        t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
-        img = np.broadcast_to((1 - t) * np.array(top, np.float32) + t * np.array(bottom, np.float32),
-                              (height, width, 3)).copy()
-        img[int(level * height):] = floor
+        t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+        rows = (1 - t) * np.array(top, np.float32) + t * np.array(bottom, np.float32)
+        # uint8 canvas (each paint rounds its own pixels)
+        img = np.repeat(np.round(rows).astype(np.uint8)[:, None, :], width, axis=1)
+        img[int(level * height):] = np.round(floor)
         for (by, bx, bh, bw, colour) in boxes:
             y0, x0 = int(by * height * 0.8), int(bx * width)
-            img[y0:y0 + int(bh * height), x0:x0 + int(bw * width)] = colour
+            img[y0:y0 + int(bh * height), x0:x0 + int(bw * width)] = np.round(colour)
         self.image = img
         self.parsing = np.zeros((height, width), np.uint8)
 
@@ -166,20 +167,21 @@ class _Canvas:
         return (slice(y0, y1), slice(x0, x1)), ys, xs
 
     def _paint(self, sl, mask, label, colour, pattern=None, shade=None):
-        """colour: one RGB, or (RGB, RGB) chosen per pixel by the boolean `pattern`."""
-        if not mask.any():
-            return
+        """colour: one RGB, or (RGB, RGB) chosen per pixel by the boolean `pattern`.
+
+        `pattern` and `shade` hold one value per pixel of `mask` (already masked).
+        """
         if isinstance(colour, tuple) and len(colour) == 2 and np.ndim(colour[0]) == 1:
             if pattern is None:
                 col = np.asarray(colour[0], np.float32)[None, :]
             else:
-                col = np.where(pattern[mask][:, None], np.asarray(colour[1], np.float32),
+                col = np.where(pattern[:, None], np.asarray(colour[1], np.float32),
                                np.asarray(colour[0], np.float32))
         else:
             col = np.asarray(colour, np.float32)[None, :]
         if shade is not None:
-            col = col * shade[mask][:, None]
-        self.image[sl][mask] = col
+            col = col * shade[:, None]
+        self.image[sl][mask] = np.minimum(col + 0.5, 255.0).astype(np.uint8)
         self.parsing[sl][mask] = label
 
     def capsule(self, p0, p1, r0, r1, label, colour, garment=None, unit=1.0, extend=(0.0, 0.0),
@@ -204,6 +206,9 @@ class _Canvas:
         mask = dist2 <= r * r
         if not rounded:
             mask &= (t_raw >= t_range[0]) & (t_raw <= t_range[1])
+        if not mask.any():
+            return
+        t, dy, dx, r = (np.broadcast_to(a, mask.shape)[mask] for a in (t, dy, dx, r))
         length = np.sqrt(length2)
         across = (dy * d[1] - dx * d[0]) / length  # signed distance across the axis
         shade = 1.0 - 0.3 * np.minimum(across * across / (r * r + 1e-6), 1.0)
@@ -228,6 +233,9 @@ class _Canvas:
         across = (ys - origin[0]) * normal[0] + (xs - origin[1]) * normal[1]
         half = w0 + (w1 - w0) * np.clip(along / length, 0, 1)
         mask = (along >= 0) & (along <= length) & (np.abs(across) <= half)
+        if not mask.any():
+            return
+        along, across, half = (np.broadcast_to(a, mask.shape)[mask] for a in (along, across, half))
         shade = 1.0 - 0.25 * np.minimum(across * across / (half * half + 1e-6), 1.0)
         pattern = _pattern(garment, along / unit, across / unit)
         self._paint(sl, mask, label, (garment.colour, garment.colour2), pattern, shade)
@@ -242,6 +250,9 @@ class _Canvas:
         mask = dy * dy + dx * dx <= radius * radius
         if keep is not None:
             mask &= keep(dy, dx)
+        if not mask.any():
+            return
+        dy, dx = np.broadcast_to(dy, mask.shape)[mask], np.broadcast_to(dx, mask.shape)[mask]
         shade = 1.0 - 0.2 * np.minimum((dy * dy + dx * dx) / (radius * radius), 1.0)
         self._paint(sl, mask, label, colour, None, shade)
 
@@ -403,8 +414,7 @@ def render(identity: Identity, pose: Pose, image_height: int, image_width: int):
     outside = (kp[:, 0] < 0) | (kp[:, 0] >= image_height) | (kp[:, 1] < 0) | \
         (kp[:, 1] >= image_width)
     kp[outside] = -1
-    image = np.clip(np.round(canvas.image), 0, 255).astype(np.uint8)
-    return image, canvas.parsing, kp
+    return canvas.image, canvas.parsing, kp
 
 
 def identity_rng(seed: int, identity: int):
