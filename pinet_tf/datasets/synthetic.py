@@ -331,7 +331,7 @@ def render(identity: Identity, pose: Pose, image_height: int, image_width: int):
                            up, unit, t_range=(0.0, 0.55 if identity.sleeves == "short" else 1.0))
             if identity.sleeves == "long":
                 canvas.capsule(j["elbow"], j["wrist"], rf * 1.15, rf * 1.05, torso_label, None,
-                               up, unit, (0.165 * h, 0.0), rounded=False)
+                               up, unit, (0.165 * h, 0.0))
 
     def leg(name):
         j = joints[name]
@@ -343,8 +343,8 @@ def render(identity: Identity, pose: Pose, image_height: int, image_width: int):
                            rounded=False, t_range=(0.0, 0.6 if identity.lower == "shorts" else 1.0))
             if identity.lower == "pants":
                 canvas.capsule(j["knee"], j["ankle"], rs * 1.12, rs * 1.0, C["pants"], None, low,
-                               unit, (0.235 * h, 0.0), rounded=False)
-        toe = j["ankle"] + j["shin_dir"] * 0.03 * h + normal * j["side"] * 0.0
+                               unit, (0.235 * h, 0.0))
+        toe = j["ankle"] + j["shin_dir"] * 0.03 * h
         foot = j["ankle"] + np.array([0.02 * h, 0.0], np.float32)
         canvas.capsule(foot, toe + np.array([0.035 * h, 0.0], np.float32), 0.03 * h, 0.03 * h,
                        C["shoes"], identity.shoes)
