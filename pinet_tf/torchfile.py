@@ -150,6 +150,11 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     return _TensorRef(storage, storage_offset, size, stride)
 
 
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    """torch 0.3/0.4 files (e.g. the LPIPS v0.0 heads)."""
+    return _TensorRef(storage, storage_offset, size, stride)
+
+
 def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks,
                        dtype, metadata=None):
     if not isinstance(dtype, _TorchDtype):
@@ -168,7 +173,8 @@ def _allowed_global(module, name):
     if (module, name) == ("collections", "OrderedDict"):
         return collections.OrderedDict
     if module == "torch._utils":
-        return {"_rebuild_tensor_v2": _rebuild_tensor_v2,
+        return {"_rebuild_tensor": _rebuild_tensor,
+                "_rebuild_tensor_v2": _rebuild_tensor_v2,
                 "_rebuild_tensor_v3": _rebuild_tensor_v3,
                 "_rebuild_parameter": _rebuild_parameter,
                 "_rebuild_parameter_with_state": _rebuild_parameter}.get(name)

@@ -72,49 +72,122 @@ def test_not_a_checkpoint_is_a_clear_error(tmp_path):
         torchfile.load_state_dict(tmp_path / "missing.pth")
 
 
-def test_out_of_bounds_tensor_is_refused(tmp_path):
-    """A crafted stride reaching past its storage must not read foreign memory."""
-    path = tmp_path / "oob.pth"
-    class FloatStorage:  # noqa: N801 - pickled by name as torch.FloatStorage
-        pass
-    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+def _Fake(module, name):  # noqa: N802
+    """A function pickled by reference as `module.name` (as torch's own globals pickle)."""
+    def fake(*args):
+        raise AssertionError("never called")
+    fake.__module__, fake.__qualname__, fake.__name__ = module, name, name
+    return fake
 
-    class Rebuild:
-        def __reduce__(self):
-            return _rebuild, ("S", 0, (4,), (1000,), False, None)
 
-    def _rebuild(*a):  # placeholder, pickled by name only
-        pass
-    _rebuild.__module__, _rebuild.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+class _Call:
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+class _Storage:
+    def __init__(self, key, type_name, data):
+        self.key, self.type_name, self.data = key, type_name, data
+
+
+def _fake_torch_pickle(obj) -> bytes:
+    """Pickle `obj` (with _Call/_Storage inside) the way torch would, without torch: globals
+    `torch.*` resolve to stand-ins, storages become persistent ids."""
+    import sys
+
+    mods = {}
+    for call in _walk(obj):
+        if isinstance(call, _Call):
+            mods.setdefault(call.fn.__module__, type(sys)(call.fn.__module__))
+            setattr(mods[call.fn.__module__], call.fn.__name__, call.fn)
+    storage_types = {}
+    for st in _walk(obj):
+        if isinstance(st, _Storage):
+            storage_types[st.type_name] = _Fake("torch", st.type_name)
+    mods.setdefault("torch", type(sys)("torch"))
+    for name, fake in storage_types.items():
+        setattr(mods["torch"], name, fake)
 
     class P(pickle.Pickler):
-        def persistent_id(self, obj):
-            if obj == "S":
-                return ("storage", FloatStorage, "0", "cpu", 4)
+        def persistent_id(self, o):
+            if isinstance(o, _Storage):
+                return ("storage", storage_types[o.type_name], o.key, "cpu", o.data.size)
             return None
 
-        def reducer_override(self, obj):
-            return NotImplemented
-
-    import sys
-    fake_torch = type(sys)("torch")
-    fake_torch.FloatStorage = FloatStorage
-    fake_utils = type(sys)("torch._utils")
-    fake_utils._rebuild_tensor_v2 = _rebuild
-    saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
-    sys.modules["torch"], sys.modules["torch._utils"] = fake_torch, fake_utils
+    saved = {k: sys.modules.get(k) for k in mods}
+    sys.modules.update(mods)
     try:
         buf = io.BytesIO()
-        P(buf, protocol=2).dump({"w": Rebuild()})
+        P(buf, protocol=2).dump(obj)
     finally:
         for k, v in saved.items():
             if v is None:
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = v
+    return buf.getvalue()
+
+
+def _walk(obj):
+    yield obj
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _walk(v)
+    elif isinstance(obj, _Call):
+        for a in obj.args:
+            yield from _walk(a)
+    elif isinstance(obj, (list, tuple)):
+        for a in obj:
+            yield from _walk(a)
+
+
+def _legacy_file(obj, storages) -> bytes:
+    head = b"".join(pickle.dumps(x, protocol=2) for x in (
+        torchfile.LEGACY_MAGIC_NUMBER, torchfile.LEGACY_PROTOCOL_VERSION,
+        {"protocol_version": 1001, "little_endian": True, "type_sizes": {}}))
+    tail = pickle.dumps([s.key for s in storages], protocol=2)
+    for s in storages:
+        tail += struct.pack("<q", s.data.size) + s.data.tobytes()
+    return head + _fake_torch_pickle(obj) + tail
+
+
+def test_legacy_file_written_without_torch(tmp_path):
+    """The legacy layout, old-style `_rebuild_tensor` (torch 0.4, e.g. LPIPS v0.0 heads), a
+    shared storage with offsets and strides, int64 0-d, float16."""
+    rebuild = _Fake("torch._utils", "_rebuild_tensor")
+    rebuild2 = _Fake("torch._utils", "_rebuild_tensor_v2")
+    f32 = _Storage("11", "FloatStorage", np.arange(20, dtype="<f4"))
+    i64 = _Storage("7", "LongStorage", np.array([42], dtype="<i8"))
+    f16 = _Storage("3", "HalfStorage", np.array([0.5, -2.0, 3.25], dtype="<f2"))
+    obj = {"a": _Call(rebuild, f32, 2, (3, 4), (4, 1)),           # offset 2, contiguous
+           "a_t": _Call(rebuild2, f32, 1, (4, 3), (1, 5), False, None),  # transposed view
+           "n": _Call(rebuild2, i64, 0, (), (), False, None),
+           "h": _Call(rebuild2, f16, 0, (3,), (1,), False, None)}
+    path = tmp_path / "legacy.pth"
+    path.write_bytes(_legacy_file(obj, [f32, i64, f16]))
+    got = torchfile.load_state_dict(path)
+    np.testing.assert_array_equal(got["a"], np.arange(2, 14, dtype=np.float32).reshape(3, 4))
+    np.testing.assert_array_equal(got["a_t"], (1 + np.arange(15).reshape(3, 5)[:, :4]).T)
+    assert got["n"].shape == () and got["n"].dtype == np.int64 and got["n"] == 42
+    assert got["h"].dtype == np.float16 and list(got["h"]) == [0.5, -2.0, 3.25]
+    # A truncated file is named, not silently zero-filled.
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(torchfile.TorchFileError, match="storage '3'"):
+        torchfile.load_state_dict(path)
+
+
+def test_out_of_bounds_tensor_is_refused(tmp_path):
+    """A crafted stride reaching past its storage must not read foreign memory."""
+    st = _Storage("0", "FloatStorage", np.arange(4, dtype="<f4"))
+    obj = {"w": _Call(_Fake("torch._utils", "_rebuild_tensor_v2"), st, 0, (4,), (1000,),
+                      False, None)}
+    path = tmp_path / "oob.pth"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("archive/data.pkl", buf.getvalue())
-        zf.writestr("archive/data/0", np.arange(4, dtype="<f4").tobytes())
+        zf.writestr("archive/data.pkl", _fake_torch_pickle(obj))
+        zf.writestr("archive/data/0", st.data.tobytes())
     with pytest.raises(torchfile.TorchFileError, match="reaches element"):
         torchfile.load_state_dict(path)
 
