@@ -39,12 +39,10 @@ def _preflight(reader, pairs, pairs_path):
                 raise FileNotFoundError(f"{where}: missing parsing map {parsing}")
 
 
-def run_pairs(predictor, data_dir: str, out_dir: str, pairs_csv: str | None = None,
-              split: str = "test", fit_mode: str = "pad", grid: bool = False,
-              limit: int | None = None, progress: bool = True) -> list:
-    """Pose transfer for every (from, to) row. Returns the written result paths."""
-    from tqdm import tqdm
-
+def prepare_pairs(data_dir: str, pairs_csv: str | None = None, split: str = "test",
+                  limit: int | None = None):
+    """Read the pairs and check all their files (before any model is loaded).
+    Returns (reader, pairs, pairs_path)."""
     from pinet_tf.datasets import patn
 
     reader = patn.PatnReader(data_dir, split)
@@ -55,6 +53,16 @@ def run_pairs(predictor, data_dir: str, out_dir: str, pairs_csv: str | None = No
     if not pairs:
         raise ValueError(f"{pairs_path}: no pairs to run")
     _preflight(reader, pairs, pairs_path)
+    return reader, pairs, pairs_path
+
+
+def run_pairs(predictor, prepared, out_dir: str, fit_mode: str = "pad", grid: bool = False,
+              progress: bool = True) -> list:
+    """Pose transfer for every (from, to) row of `prepare_pairs`'s result. Returns the written
+    result paths."""
+    from tqdm import tqdm
+
+    reader, pairs, pairs_path = prepared
     h, w = predictor.image_size
     os.makedirs(out_dir, exist_ok=True)
     written, cache = [], {}

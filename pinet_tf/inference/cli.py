@@ -28,10 +28,10 @@ def transfer_command(args) -> int:
         if not (args.data and args.out_dir):
             raise ValueError("batch mode needs --data DIR and --out-dir DIR (and optionally "
                              "--pairs CSV)")
-        from pinet_tf.inference.batch import run_pairs
+        from pinet_tf.inference.batch import prepare_pairs, run_pairs
+        prepared = prepare_pairs(args.data, args.pairs, args.split, args.limit)
         predictor = load_predictor(args.model, args.config)
-        written = run_pairs(predictor, args.data, args.out_dir, args.pairs, args.split,
-                            args.fit, args.grid, args.limit)
+        written = run_pairs(predictor, prepared, args.out_dir, args.fit, args.grid)
         print(f"wrote {len(written)} results to {args.out_dir}")
         return 0
 
