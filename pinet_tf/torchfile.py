@@ -42,6 +42,15 @@ class ForbiddenGlobalError(TorchFileError):
 # ---------------------------------------------------------------------------------------------
 # Stand-ins for the torch objects a state-dict pickle references.
 
+class _NoState:
+    """Refuses pickle's BUILD opcode: a crafted pickle must not rewrite a stand-in's fields
+    (e.g. a tensor's offset) after they were checked."""
+
+    def __setstate__(self, state):
+        raise TorchFileError(f"the pickle tries to set the state of {type(self).__name__}: "
+                             f"not a state dict")
+
+
 class _BFloat16:
     """Marker dtype: bfloat16 bytes are widened to float32 (NumPy has no bfloat16)."""
 
@@ -62,7 +71,7 @@ _TORCH_DTYPES = {
 }
 
 
-class _StorageType:
+class _StorageType(_NoState):
     """Stand-in for `torch.FloatStorage` etc.: only carries the element dtype."""
 
     def __init__(self, name, dtype):
@@ -72,7 +81,7 @@ class _StorageType:
         return f"torch.{self.name}"
 
 
-class _TorchDtype:
+class _TorchDtype(_NoState):
     def __init__(self, name, dtype):
         self.name, self.dtype = name, dtype
 
@@ -81,7 +90,7 @@ def _itemsize(dtype):
     return 2 if dtype is _BFloat16 else np.dtype(dtype).itemsize
 
 
-class _Storage:
+class _Storage(_NoState):
     """A flat typed buffer; filled immediately (zip) or after the object pickle (legacy)."""
 
     def __init__(self, key, dtype, numel):
@@ -103,7 +112,7 @@ class _Storage:
         self.array = arr
 
 
-class _TensorRef:
+class _TensorRef(_NoState):
     """A tensor recorded during unpickling; materialised once every storage is filled."""
 
     def __init__(self, storage, offset, size, stride, dtype=None):
@@ -168,16 +177,27 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
     return data
 
 
+class _Function(_NoState):
+    """An allowed function, wrapped so that BUILD cannot modify the module-level original."""
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def __call__(self, *args):
+        return self._fn(*args)
+
+
 def _allowed_global(module, name):
     """The stand-in for an allowed global, or None."""
     if (module, name) == ("collections", "OrderedDict"):
         return collections.OrderedDict
     if module == "torch._utils":
-        return {"_rebuild_tensor": _rebuild_tensor,
-                "_rebuild_tensor_v2": _rebuild_tensor_v2,
-                "_rebuild_tensor_v3": _rebuild_tensor_v3,
-                "_rebuild_parameter": _rebuild_parameter,
-                "_rebuild_parameter_with_state": _rebuild_parameter}.get(name)
+        fn = {"_rebuild_tensor": _rebuild_tensor,
+              "_rebuild_tensor_v2": _rebuild_tensor_v2,
+              "_rebuild_tensor_v3": _rebuild_tensor_v3,
+              "_rebuild_parameter": _rebuild_parameter,
+              "_rebuild_parameter_with_state": _rebuild_parameter}.get(name)
+        return _Function(fn) if fn else None
     if module == "torch" and name in _STORAGE_DTYPES:
         return _StorageType(name, _STORAGE_DTYPES[name])
     if module == "torch" and name in _TORCH_DTYPES:
@@ -316,15 +336,23 @@ def load(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such checkpoint file")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            obj = _load_zip(path, zf)
-    else:
-        if tarfile.is_tarfile(path):
-            raise TorchFileError(f"{path}: tar-based checkpoints (torch < 0.4) are not supported")
-        with open(path, "rb") as fh:
-            obj = _load_legacy(path, fh.read())
-    return _materialise(obj)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                obj = _load_zip(path, zf)
+        else:
+            if tarfile.is_tarfile(path):
+                raise TorchFileError(f"{path}: tar-based checkpoints (torch < 0.4) are not "
+                                     f"supported")
+            with open(path, "rb") as fh:
+                obj = _load_legacy(path, fh.read())
+        return _materialise(obj)
+    except TorchFileError:
+        raise
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, KeyError,
+            IndexError, struct.error, zipfile.BadZipFile, MemoryError) as e:
+        raise TorchFileError(f"{path}: corrupt or unsupported checkpoint "
+                             f"({type(e).__name__}: {e})") from e
 
 
 def load_state_dict(path) -> "dict[str, np.ndarray]":

@@ -81,11 +81,11 @@ def _Fake(module, name):  # noqa: N802
 
 
 class _Call:
-    def __init__(self, fn, *args):
-        self.fn, self.args = fn, args
+    def __init__(self, fn, *args, state=None):
+        self.fn, self.args, self.state = fn, args, state
 
     def __reduce__(self):
-        return self.fn, self.args
+        return (self.fn, self.args) if self.state is None else (self.fn, self.args, self.state)
 
 
 class _Storage:
@@ -247,3 +247,22 @@ def test_real_module_state_dict_and_parameters(tmp_path):
                    _use_new_zipfile_serialization=zip_format)
         got2 = torchfile.load_state_dict(path2)
         np.testing.assert_array_equal(got2["0.weight"], net[0].weight.detach().numpy())
+
+
+def test_pickle_cannot_rewrite_a_checked_tensor(tmp_path):
+    """BUILD on a rebuilt tensor (e.g. a negative offset after the checks) is refused."""
+    st = _Storage("0", "FloatStorage", np.arange(4, dtype="<f4"))
+    obj = {"w": _Call(_Fake("torch._utils", "_rebuild_tensor_v2"), st, 0, (4,), (1,), False,
+                      None, state={"offset": -100})}
+    path = tmp_path / "tampered.pth"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", _fake_torch_pickle(obj))
+        zf.writestr("archive/data/0", st.data.tobytes())
+    with pytest.raises(torchfile.TorchFileError, match="set the state"):
+        torchfile.load_state_dict(path)
+    # Without the tampering the same file loads.
+    with zipfile.ZipFile(path, "w") as zf:
+        obj["w"].state = None
+        zf.writestr("archive/data.pkl", _fake_torch_pickle(obj))
+        zf.writestr("archive/data/0", st.data.tobytes())
+    np.testing.assert_array_equal(torchfile.load_state_dict(path)["w"], np.arange(4))
