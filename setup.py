@@ -21,7 +21,7 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy"],
+        "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy", "dill", "importlib_resources"],
         "serving": ["tensorflow-serving-api==2.21.*", "grpcio"],
         "tflite": ["ai-edge-litert"],
         # PyTorch reference for parity tests and benchmarks; not needed at run time.
