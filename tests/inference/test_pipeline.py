@@ -90,3 +90,18 @@ def test_transfer_grid_has_every_panel():
     assert grid.shape[0] == 14 + 4 + 256 + 4
     assert with_gt.shape[1] == grid.shape[1] + 4 * 44 + 4
     np.testing.assert_array_equal(grid[18:18 + 256:4, 4:4 + 176:4], image)
+
+
+def test_patn_row_for_an_uncropped_256x256_photo_is_shifted_into_it(tmp_path):
+    kp = np.full((18, 2), -1.0, np.float32)
+    kp[0], kp[1] = (30, 10), (60, 170)          # in the authors' 256x176 crop
+    ys, xs = [int(v) for v in kp[:, 0]], [int(v) for v in kp[:, 1]]
+    csv = tmp_path / "ann.csv"
+    csv.write_text(f"name:keypoints_y:keypoints_x\na.jpg: {ys}: {xs}\n")
+    full = pipeline.load_keypoints_for(f"{csv}#a.jpg", (256, 256, 3), "a.jpg")
+    np.testing.assert_array_equal(full[:2], [(30, 50), (60, 210)])
+    np.testing.assert_array_equal(full[2:], -1)
+    cropped = pipeline.load_keypoints_for(f"{csv}#a.jpg", (256, 176, 3), "a.jpg")
+    np.testing.assert_array_equal(cropped, kp)
+    with pytest.raises(ValueError, match=r"lie outside the 128x88 image"):
+        pipeline.load_keypoints_for(f"{csv}#a.jpg", (128, 88, 3), "a.jpg")
