@@ -85,8 +85,11 @@ class Fit:
         out = np.empty_like(kp)
         out[:, 0] = (kp[:, 0] + 0.5) * self.scale_y + self.offset_y - 0.5
         out[:, 1] = (kp[:, 1] + 0.5) * self.scale_x + self.offset_x - 0.5
-        inside = (out[:, 0] >= 0) & (out[:, 1] >= 0) & (out[:, 0] <= self.model_height - 1) \
-            & (out[:, 1] <= self.model_width - 1)
+        # Pixel centres run from 0 to size - 1, pixels from -0.5 to size - 0.5: a point on the
+        # photo's edge pixel may land up to half a pixel outside the centres; keep it there.
+        limit = np.array([self.model_height, self.model_width], np.float32)
+        inside = ((out >= -0.5) & (out <= limit - 0.5)).all(axis=-1)
+        out = np.clip(out, 0.0, limit - 1.0)
         out[~(present & inside)] = -1.0
         return out
 
