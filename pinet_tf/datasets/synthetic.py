@@ -23,6 +23,7 @@ Images are written as lossless PNG at the requested size (no 256x256 originals, 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ _SKIN = np.array([[255, 224, 196], [241, 194, 160], [224, 172, 128], [198, 134, 
                   [160, 100, 62], [110, 70, 45], [80, 52, 36]], np.float32)
 _HAIR = np.array([[20, 16, 14], [60, 40, 25], [110, 72, 40], [170, 130, 70], [220, 190, 120],
                   [140, 40, 20], [120, 120, 120], [230, 230, 225]], np.float32)
+_RANGE = np.arange(4096, dtype=np.float32)  # pixel coordinates, sliced per window
 _TEXTURES = ("plain", "stripes", "checks", "dots")
 _LOWERS = ("pants", "shorts", "skirt", "dress")
 _HAIRSTYLES = ("short", "long", "bun", "bald")
@@ -155,16 +157,16 @@ class _Canvas:
         self.parsing = np.zeros((height, width), np.uint8)
 
     def _box(self, centres, pad):
-        c = np.asarray(centres, np.float32)
-        y0 = max(int(np.floor(c[:, 0].min() - pad)), 0)
-        y1 = min(int(np.ceil(c[:, 0].max() + pad)) + 1, self.h)
-        x0 = max(int(np.floor(c[:, 1].min() - pad)), 0)
-        x1 = min(int(np.ceil(c[:, 1].max() + pad)) + 1, self.w)
+        """Pixel window around points (plain Python maths: numpy call overhead dominates here)."""
+        ys = [float(c[0]) for c in centres]
+        xs = [float(c[1]) for c in centres]
+        y0 = max(math.floor(min(ys) - pad), 0)
+        y1 = min(math.ceil(max(ys) + pad) + 1, self.h)
+        x0 = max(math.floor(min(xs) - pad), 0)
+        x1 = min(math.ceil(max(xs) + pad) + 1, self.w)
         if y0 >= y1 or x0 >= x1:
             return None
-        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
-        return (slice(y0, y1), slice(x0, x1)), ys, xs
+        return (slice(y0, y1), slice(x0, x1)), _RANGE[y0:y1, None], _RANGE[None, x0:x1]
 
     def _paint(self, sl, mask, label, colour, pattern=None, shade=None):
         """colour: one RGB, or (RGB, RGB) chosen per pixel by the boolean `pattern`.
@@ -198,7 +200,7 @@ class _Canvas:
         d = p1 - p0
         length2 = float(d @ d) + 1e-6
         t_raw = ((ys - p0[0]) * d[0] + (xs - p0[1]) * d[1]) / length2
-        t = np.clip(t_raw, *t_range)
+        t = np.minimum(np.maximum(t_raw, t_range[0]), t_range[1])
         dy = ys - (p0[0] + t * d[0])
         dx = xs - (p0[1] + t * d[1])
         r = r0 + t * (r1 - r0)
@@ -208,7 +210,7 @@ class _Canvas:
             mask &= (t_raw >= t_range[0]) & (t_raw <= t_range[1])
         if not mask.any():
             return
-        t, dy, dx, r = (np.broadcast_to(a, mask.shape)[mask] for a in (t, dy, dx, r))
+        t, dy, dx, r = t[mask], dy[mask], dx[mask], r[mask]  # all full-window arrays
         length = np.sqrt(length2)
         across = (dy * d[1] - dx * d[0]) / length  # signed distance across the axis
         shade = 1.0 - 0.3 * np.minimum(across * across / (r * r + 1e-6), 1.0)
@@ -231,11 +233,11 @@ class _Canvas:
         sl, ys, xs = box
         along = (ys - origin[0]) * axis[0] + (xs - origin[1]) * axis[1]
         across = (ys - origin[0]) * normal[0] + (xs - origin[1]) * normal[1]
-        half = w0 + (w1 - w0) * np.clip(along / length, 0, 1)
+        half = w0 + (w1 - w0) * np.minimum(np.maximum(along / length, 0.0), 1.0)
         mask = (along >= 0) & (along <= length) & (np.abs(across) <= half)
         if not mask.any():
             return
-        along, across, half = (np.broadcast_to(a, mask.shape)[mask] for a in (along, across, half))
+        along, across, half = along[mask], across[mask], half[mask]
         shade = 1.0 - 0.25 * np.minimum(across * across / (half * half + 1e-6), 1.0)
         pattern = _pattern(garment, along / unit, across / unit)
         self._paint(sl, mask, label, (garment.colour, garment.colour2), pattern, shade)
