@@ -13,7 +13,7 @@ import numpy as np
 
 from pinet_tf import drawing
 from pinet_tf.inference.frame import Fit
-from pinet_tf.inference.pipeline import Person, transfer_grid, transfer
+from pinet_tf.inference.pipeline import Person, transfer_grid, transfer_many
 
 
 def output_name(source_name: str, target_name: str) -> str:
@@ -40,10 +40,13 @@ def _preflight(reader, pairs, pairs_path):
 
 
 def prepare_pairs(data_dir: str, pairs_csv: str | None = None, split: str = "test",
-                  limit: int | None = None):
+                  limit: int | None = None, batch_size: int = 8):
     """Read the pairs and check all their files (before any model is loaded).
     Returns (reader, pairs, pairs_path)."""
     from pinet_tf.datasets import patn
+
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
 
     reader = patn.PatnReader(data_dir, split)
     pairs_path = pairs_csv or reader.pairs_file
@@ -57,7 +60,7 @@ def prepare_pairs(data_dir: str, pairs_csv: str | None = None, split: str = "tes
 
 
 def run_pairs(predictor, prepared, out_dir: str, fit_mode: str = "pad", grid: bool = False,
-              progress: bool = True) -> list:
+              batch_size: int = 8, progress: bool = True) -> list:
     """Pose transfer for every (from, to) row of `prepare_pairs`'s result. Returns the written
     result paths."""
     from tqdm import tqdm
@@ -74,17 +77,24 @@ def run_pairs(predictor, prepared, out_dir: str, fit_mode: str = "pad", grid: bo
             cache[name] = reader.example(name, f"{pairs_path}:{line}")
         return cache[name]
 
-    for a, b, line in tqdm(pairs, desc="transfer", unit="pair", disable=not progress):
-        src, tgt = example(a, line), example(b, line)
-        source = Person(src.image, src.keypoints, src.parsing, a)
-        fit = Fit.make(*src.image.shape[:2], h, w, fit_mode)
-        target_fit = Fit.make(*tgt.image.shape[:2], h, w, fit_mode)
-        result = transfer(predictor, source, target_fit.keypoints(tgt.keypoints), fit)
-        path = os.path.join(out_dir, output_name(a, b))
-        picture = transfer_grid(result, ground_truth=target_fit.image(tgt.image)) if grid \
-            else None
-        drawing.save_png_atomic(path, result.image)
-        if picture is not None:
-            drawing.save_png_atomic(path[:-4] + "_grid.png", picture)
-        written.append(path)
+    bar = tqdm(total=len(pairs), desc="transfer", unit="pair", disable=not progress)
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        jobs, truths = [], []
+        for a, b, line in chunk:
+            src, tgt = example(a, line), example(b, line)
+            target_fit = Fit.make(*tgt.image.shape[:2], h, w, fit_mode)
+            jobs.append((Person(src.image, src.keypoints, src.parsing, a),
+                         target_fit.keypoints(tgt.keypoints),
+                         Fit.make(*src.image.shape[:2], h, w, fit_mode)))
+            truths.append(target_fit.image(tgt.image))
+        for (a, b, _), result, truth in zip(chunk, transfer_many(predictor, jobs), truths):
+            path = os.path.join(out_dir, output_name(a, b))
+            drawing.save_png_atomic(path, result.image)
+            if grid:
+                drawing.save_png_atomic(path[:-4] + "_grid.png",
+                                        transfer_grid(result, ground_truth=truth))
+            written.append(path)
+        bar.update(len(chunk))
+    bar.close()
     return written

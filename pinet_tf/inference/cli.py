@@ -29,9 +29,11 @@ def transfer_command(args) -> int:
             raise ValueError("batch mode needs --data DIR and --out-dir DIR (and optionally "
                              "--pairs CSV)")
         from pinet_tf.inference.batch import prepare_pairs, run_pairs
-        prepared = prepare_pairs(args.data, args.pairs, args.split, args.limit)
+        prepared = prepare_pairs(args.data, args.pairs, args.split, args.limit,
+                                 args.batch_size)
         predictor = load_predictor(args.model, args.config)
-        written = run_pairs(predictor, prepared, args.out_dir, args.fit, args.grid)
+        written = run_pairs(predictor, prepared, args.out_dir, args.fit, args.grid,
+                            args.batch_size)
         print(f"wrote {len(written)} results to {args.out_dir}")
         return 0
 
@@ -153,6 +155,8 @@ def register(subparsers) -> None:
     p.add_argument("--split", default="test", choices=["train", "test"])
     p.add_argument("--out-dir", help="batch: folder for <from>___<to>.png results")
     p.add_argument("--limit", type=int, default=None, help="batch: only the first N pairs")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="batch: pairs per model call (default: %(default)s)")
     p.set_defaults(func=transfer_command)
 
     t = subparsers.add_parser(

@@ -90,25 +90,35 @@ class TransferResult:
     fit: Fit
 
 
+def transfer_many(predictor, jobs) -> list:
+    """Pose transfer for several (source Person, target keypoints in the model's frame, Fit)
+    in one predictor call (a batch). Returns one `TransferResult` per job."""
+    inputs = []
+    for source, target_model, fit in jobs:
+        src_kp = fit.keypoints(source.keypoints)
+        _require_pose(src_kp, source.image_path)
+        _require_pose(target_model, "target keypoints")
+        inputs.append((fit.image(source.image), fit.parsing(source.parsing), src_kp,
+                       np.asarray(target_model, np.float32)))
+    images, parsings = predictor.transfer(*(np.stack(x) for x in zip(*inputs)))
+    results = []
+    for (source, target_model, fit), (src_img, src_par, src_kp, tgt_kp), image_m, parsing_m \
+            in zip(jobs, inputs, images, parsings):
+        results.append(TransferResult(
+            image=fit.image_back(image_m, source.image),
+            parsing=fit.parsing_back(parsing_m, source.parsing),
+            keypoints=fit.keypoints_back(tgt_kp),
+            model=dict(source_image=src_img, source_parsing=src_par, source_keypoints=src_kp,
+                       target_keypoints=tgt_kp, image=image_m, parsing=parsing_m),
+            fit=fit))
+    return results
+
+
 def transfer(predictor, source: Person, target_keypoints_model, fit: Fit) -> TransferResult:
-    """Source person in the target pose. `target_keypoints_model`: (y, x) [18,2] already in the
-    model's frame (see `target_in_model_frame`)."""
-    src_img = fit.image(source.image)
-    src_par = fit.parsing(source.parsing)
-    src_kp = fit.keypoints(source.keypoints)
-    _require_pose(src_kp, source.image_path)
-    _require_pose(target_keypoints_model, "target keypoints")
-    image_m, parsing_m = predictor.transfer(
-        src_img[None], src_par[None], src_kp[None], np.asarray(target_keypoints_model)[None])
-    image_m, parsing_m = image_m[0], parsing_m[0]
-    return TransferResult(
-        image=fit.image_back(image_m, source.image),
-        parsing=fit.parsing_back(parsing_m, source.parsing),
-        keypoints=fit.keypoints_back(target_keypoints_model),
-        model=dict(source_image=src_img, source_parsing=src_par, source_keypoints=src_kp,
-                   target_keypoints=np.asarray(target_keypoints_model, np.float32),
-                   image=image_m, parsing=parsing_m),
-        fit=fit)
+    """Source person in the target pose, in the source photo's frame.
+    `target_keypoints_model`: (y, x) [18,2] already in the model's frame (`Fit.keypoints` of
+    the frame they were given in)."""
+    return transfer_many(predictor, [(source, target_keypoints_model, fit)])[0]
 
 
 def texture(predictor, source: Person, condition: Person, region_ids, fit_mode="pad"):

@@ -13,9 +13,9 @@ from pinet_tf.inference.batch import output_name
 
 def test_batch_writes_one_result_per_pair(tiny_synthetic_data, tiny_weights, tmp_path):
     out_dir = tmp_path / "results"
-    pairs = patn.read_pairs(os.path.join(tiny_synthetic_data, patn.pairs_csv("test")))[:2]
+    pairs = patn.read_pairs(os.path.join(tiny_synthetic_data, patn.pairs_csv("test")))[:3]
     rc = main(["transfer", "--model", tiny_weights, "--data", tiny_synthetic_data,
-               "--out-dir", str(out_dir), "--limit", "2", "--grid"])
+               "--out-dir", str(out_dir), "--limit", "3", "--batch-size", "2", "--grid"])
     assert rc == 0
     expected = set()
     for a, b, _ in pairs:

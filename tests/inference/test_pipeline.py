@@ -105,3 +105,19 @@ def test_patn_row_for_an_uncropped_256x256_photo_is_shifted_into_it(tmp_path):
     np.testing.assert_array_equal(cropped, kp)
     with pytest.raises(ValueError, match=r"lie outside the 128x88 image"):
         pipeline.load_keypoints_for(f"{csv}#a.jpg", (128, 88, 3), "a.jpg")
+
+
+def test_transfer_many_batches_and_matches_one_by_one():
+    jobs = []
+    for i, size in enumerate([(40, 30), (80, 50), (64, 44)]):
+        image, parsing, kp = make_person(*size, seed=10 + i)
+        fit = Fit.make(*size, 64, 44, "crop" if i == 1 else "pad")
+        jobs.append((pipeline.Person(image, kp, parsing, f"{i}.png"), fit.keypoints(kp), fit))
+    pred = EchoPredictor()
+    together = pipeline.transfer_many(pred, jobs)
+    assert len(pred.calls) == 1 and pred.calls[0][0].shape == (3, 64, 44, 3)
+    for job, result in zip(jobs, together):
+        alone = pipeline.transfer(EchoPredictor(), *job)
+        np.testing.assert_array_equal(result.image, alone.image)
+        np.testing.assert_array_equal(result.parsing, alone.parsing)
+        assert result.image.shape == job[0].image.shape
