@@ -15,9 +15,9 @@ import numpy as np
 from pinet_tf import drawing
 from pinet_tf.config import CLASS_NAMES, NUM_CLASSES
 from pinet_tf.inference.frame import Fit
-from pinet_tf.inference.readers import (DEFAULT_MIN_CONFIDENCE, PATN_CROP_X,
-                                        check_keypoints_in_image, read_image, read_keypoints,
-                                        read_parsing)
+from pinet_tf.datasets.patn import CROP_FROM
+from pinet_tf.inference.readers import (DEFAULT_MIN_CONFIDENCE, check_keypoints_in_image,
+                                        read_image, read_keypoints, read_parsing)
 
 
 @dataclass
@@ -37,15 +37,15 @@ class Person:
 def load_keypoints_for(spec, image_shape, image_path, min_confidence=DEFAULT_MIN_CONFIDENCE):
     """Read keypoints meant for a photo of `image_shape` and check they fit it.
 
-    The PATN CSV is in the authors' 256x176 crop: for one of their uncropped 256x256 photos the
-    x coordinates are shifted back by the crop's 40 pixels.
+    The PATN CSV is in the authors' 256x176 crop (`datasets.patn`'s crop rule): for one of their
+    uncropped 256x256 photos the x coordinates are shifted back by the crop's 40 pixels.
     """
     kp = read_keypoints(spec, min_confidence)
     spec_path = os.fspath(spec).split("#", 1)[0]
     if spec_path.lower().endswith(".csv") and tuple(image_shape[:2]) == (256, 256):
         present = (kp >= 0).all(axis=-1)
         kp = kp.copy()
-        kp[present, 1] += PATN_CROP_X
+        kp[present, 1] += CROP_FROM
     check_keypoints_in_image(kp, image_shape[0], image_shape[1], spec)
     return kp
 

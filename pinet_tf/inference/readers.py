@@ -36,9 +36,6 @@ COCO17_NAMES = (
 #: OpenPose BODY_25 indices of the COCO-18 points (BODY_25 = COCO-18 + mid-hip and feet).
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
 
-#: The authors' 256x256 DeepFashion images are cropped to x in [40, 216) -> 176 wide; their
-#: annotation CSV is in the cropped frame.
-PATN_CROP_X = 40
 
 
 # -- images ------------------------------------------------------------------------------------
