@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from pinet_tf import drawing
 from pinet_tf.inference.frame import Fit
 from pinet_tf.inference.pipeline import Person, transfer_grid, transfer_many
