@@ -22,8 +22,10 @@ becomes W-1-x (missing points stay -1) and left/right keypoints swap (`FLIP_PERM
 flipped right-shoulder heatmap is the mirrored left-shoulder one. The authors train with no flip,
 so it is off by default.
 
-Corruption: by default the manifest's sizes and sha256 are checked before reading and a bad shard
-raises `CorruptShardError` naming it. With ``skip_corrupt=True`` the good records of a bad shard are
+Corruption: by default (``verify="auto"``) the manifest's sizes and sha256 are checked before
+reading (sizes only above 2 GiB per split) and a bad shard raises `CorruptShardError` naming it.
+A corruption that only a checksum finds, in a split read with sizes only, surfaces as TensorFlow's
+``DataLossError`` while iterating, which does not name the shard: use ``verify="checksum"``. With ``skip_corrupt=True`` the good records of a bad shard are
 salvaged (record checksums) and the bad ones skipped and counted (``stats["corrupt_records"]``,
 plus a warning).
 """
@@ -125,7 +127,7 @@ def _salvaged(path, shard, stats):
 def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
                  deterministic: bool = False, skip_corrupt: bool = False, flip: bool = False,
                  shuffle_buffer: int = 1024, repeat: bool = False, seed: int | None = None,
-                 drop_remainder: bool | None = None, verify: str = "checksum",
+                 drop_remainder: bool | None = None, verify: str = "auto",
                  num_parallel_calls=tf.data.AUTOTUNE, stats: dict | None = None):
     """Batched `tf.data.Dataset` of pair elements (module docstring) from a records directory.
 

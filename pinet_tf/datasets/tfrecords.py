@@ -34,6 +34,7 @@ MANIFEST = "manifest.json"
 FORMAT = "pinet-tf-pairs"
 VERSION = 1
 DEFAULT_PAIRS_PER_SHARD = 2000
+AUTO_CHECKSUM_BYTES = 2 << 30
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -156,16 +157,17 @@ class CorruptShardError(ValueError):
     """A shard differs from the manifest (size or checksum) or holds unreadable records."""
 
 
-def read_manifest(path: str, verify: str = "checksum", splits=None) -> dict:
+def read_manifest(path: str, verify: str = "auto", splits=None) -> dict:
     """Load and check `path/manifest.json`.
 
     verify: "checksum" (sizes and sha256 of every shard), "size" (sizes only: fast for very large
-    sets) or "none". Adds ``manifest["corrupt"]`` = list of shard files that failed the check
+    sets), "none", or "auto" (checksums when the checked shards total at most
+    `AUTO_CHECKSUM_BYTES`, else sizes only: hashing DeepFashion's ~15 GB would take minutes). Adds ``manifest["corrupt"]`` = list of shard files that failed the check
     (the caller decides whether that is an error; `check_manifest` raises). `splits` limits the
     check to those splits (default: all).
     """
-    if verify not in ("checksum", "size", "none"):
-        raise ValueError(f"verify must be 'checksum', 'size' or 'none', got {verify!r}")
+    if verify not in ("auto", "checksum", "size", "none"):
+        raise ValueError(f"verify must be 'auto', 'checksum', 'size' or 'none', got {verify!r}")
     if not os.path.isdir(path):
         raise FileNotFoundError(f"records directory not found: {path}")
     mpath = os.path.join(path, MANIFEST)
@@ -184,6 +186,10 @@ def read_manifest(path: str, verify: str = "checksum", splits=None) -> dict:
         raise ValueError(f"{mpath}: expected format {FORMAT!r} version {VERSION}, got "
                          f"{manifest.get('format')!r} version {manifest.get('version')!r}")
     corrupt = []
+    if verify == "auto":
+        total = sum(sh["bytes"] for split, info in manifest["splits"].items()
+                    if splits is None or split in splits for sh in info["shards"])
+        verify = "checksum" if total <= AUTO_CHECKSUM_BYTES else "size"
     for split, info in manifest["splits"].items():
         if splits is not None and split not in splits:
             continue

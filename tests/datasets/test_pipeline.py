@@ -128,3 +128,19 @@ def test_unknown_split_and_bad_batch(tiny_records):
         make_dataset(tiny_records, "val", TINY, 2, training=False)
     with pytest.raises(ValueError, match="batch_size"):
         make_dataset(tiny_records, "train", TINY, 0, training=False)
+
+
+def test_prepare_synthetic_builds_once_then_reuses(tmp_path):
+    from pinet_tf.datasets import prepare_synthetic, tfrecords
+
+    cfg = ModelConfig(name="t", image_height=32, image_width=24, ngf=8)
+    records = prepare_synthetic(str(tmp_path), cfg, identities=3, poses_per_identity=2, seed=1)
+    manifest = os.path.join(records, tfrecords.MANIFEST)
+    stamp = os.stat(manifest).st_mtime_ns
+    assert prepare_synthetic(str(tmp_path), cfg, 3, 2, seed=1) == records
+    assert os.stat(manifest).st_mtime_ns == stamp  # reused, not regenerated
+    ex = _first(make_dataset(records, "train", cfg, 2, training=False))
+    assert ex["source_image"].shape == (2, 32, 24, 3)
+    os.remove(manifest)  # an incomplete directory is rebuilt
+    assert prepare_synthetic(str(tmp_path), cfg, 3, 2, seed=1) == records
+    assert os.path.isfile(manifest)
