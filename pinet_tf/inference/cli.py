@@ -60,6 +60,8 @@ def transfer_command(args) -> int:
     if args.target_keypoints:
         target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
                                                 args.source, args.min_confidence)
+        if args.target_image:  # only a picture of the expected result, for the grid
+            target_photo = pipeline.load_person(args.target_image)
     else:
         target_photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
                                             min_confidence=args.min_confidence)
@@ -68,13 +70,14 @@ def transfer_command(args) -> int:
     predictor = load_predictor(args.model, args.config)
     h, w = predictor.image_size
     fit = Fit.make(*source.size, h, w, args.fit)
-    if target_photo is None:
-        target_model = fit.keypoints(target_kp)
-        ground_truth = None
-    else:
+    ground_truth = None
+    if target_photo is not None:
         target_fit = Fit.make(*target_photo.size, h, w, args.fit)
-        target_model = target_fit.keypoints(target_kp)
         ground_truth = target_fit.image(target_photo.image)
+    if args.target_keypoints:
+        target_model = fit.keypoints(target_kp)
+    else:
+        target_model = target_fit.keypoints(target_kp)
     result = pipeline.transfer(predictor, source, target_model, fit)
     picture = pipeline.transfer_grid(result, ground_truth) if args.grid else None
 
@@ -147,7 +150,8 @@ def register(subparsers) -> None:
     p.add_argument("--target-image-keypoints",
                    help="target pose taken from another photo (--target-image)")
     p.add_argument("--target-image", help="the photo --target-image-keypoints belong to; shown "
-                                          "as ground truth in --grid")
+                                          "as ground truth in --grid (also with "
+                                          "--target-keypoints)")
     p.add_argument("--out", help="result PNG (the source photo's size)")
     p.add_argument("--save-parsing", help="also write the predicted parsing labels (PNG)")
     p.add_argument("--pairs", help="batch: pairs CSV (from,to); default: the data's own")

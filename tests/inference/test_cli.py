@@ -28,15 +28,15 @@ def test_transfer_writes_result_parsing_and_grid(files, tiny_weights):
     out = str(folder / "out" / "result.png")
     rc = main(["transfer", "--model", tiny_weights, "--source", source["image"],
                "--source-keypoints", source["keypoints"], "--source-parsing", source["parsing"],
-               "--target-keypoints", target["keypoints"], "--out", out,
-               "--save-parsing", str(folder / "parsing.png"), "--grid"])
+               "--target-keypoints", target["keypoints"], "--target-image", target["image"],
+               "--out", out, "--save-parsing", str(folder / "parsing.png"), "--grid"])
     assert rc == 0
     result = _read(out)
     assert result.shape == image.shape and result.dtype == np.uint8
     parsing = _read(folder / "parsing.png")
     assert parsing.shape == image.shape[:2] and parsing.max() < 12
     grid = _read(folder / "out" / "result_grid.png")
-    assert grid.shape[0] == 14 + 256 + 8 and grid.shape[2] == 3
+    assert grid.shape == (14 + 256 + 8, 6 * 4 * 44 + 96 + 8 * 4, 3)   # with the target photo
 
 
 def test_transfer_from_another_photo_with_coco_keypoints(files, tiny_weights, tmp_path):
