@@ -1,4 +1,4 @@
-"""Image-quality metrics for pose transfer: plain functions over batches and streaming Keras metrics.
+"""Image-quality metrics for pose transfer: plain functions over batches, streaming Keras metrics.
 
 Plain functions: `ssim`, `l1`, `psnr` (per image, TF, in-graph), `fid` / `fid_from_features` /
 `frechet_distance`, `inception_score`, `lpips` (`LPIPS` for a reusable network). Streaming

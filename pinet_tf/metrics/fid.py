@@ -45,21 +45,30 @@ def mean_cov_from_sums(count, total, outer):
     return mu, (cov + cov.T) / 2
 
 
-def _sqrt_psd(m):
+def sqrt_psd(m) -> np.ndarray:
+    """Symmetric square root of a symmetric PSD matrix (eigh; negative round-off clipped).
+
+    Pass it to `frechet_distance(..., sqrt_sigma1=...)` when one reference set is compared with
+    several others: the decomposition of a 2048x2048 matrix costs seconds on a CPU.
+    """
+    m = np.asarray(m, np.float64)
     w, v = np.linalg.eigh((m + m.T) / 2)
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def trace_sqrt_product(sigma1, sigma2, eps: float = 1e-6) -> float:
+def trace_sqrt_product(sigma1, sigma2, eps: float = 1e-6, sqrt_sigma1=None) -> float:
     """tr((S1 S2)^(1/2)) for symmetric PSD S1, S2."""
     s1 = np.asarray(sigma1, np.float64)
     s2 = np.asarray(sigma2, np.float64)
     for offset in (0.0, eps):
         try:
-            a = s1 + offset * np.eye(len(s1))
-            b = s2 + offset * np.eye(len(s2))
-            r = _sqrt_psd(a)
-            w = np.linalg.eigvalsh((r @ b @ r + (r @ b @ r).T) / 2)
+            if offset == 0.0 and sqrt_sigma1 is not None:
+                r, b = np.asarray(sqrt_sigma1, np.float64), s2
+            else:
+                r = sqrt_psd(s1 + offset * np.eye(len(s1)))
+                b = s2 + offset * np.eye(len(s2))
+            m = r @ b @ r
+            w = np.linalg.eigvalsh((m + m.T) / 2)
             if np.all(np.isfinite(w)):
                 return float(np.sqrt(np.clip(w, 0, None)).sum())
         except np.linalg.LinAlgError:
@@ -67,8 +76,11 @@ def trace_sqrt_product(sigma1, sigma2, eps: float = 1e-6) -> float:
     raise ValueError("FID: the covariance matrices could not be decomposed (non-finite features?)")
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
-    """Frechet distance between two Gaussians N(mu1, sigma1), N(mu2, sigma2)."""
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, sqrt_sigma1=None) -> float:
+    """Frechet distance between two Gaussians N(mu1, sigma1), N(mu2, sigma2).
+
+    `sqrt_sigma1`: `sqrt_psd(sigma1)` when already known (saves one decomposition).
+    """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
@@ -76,7 +88,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
                          f"sigma {sigma1.shape} vs {sigma2.shape}")
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) \
-        - 2.0 * trace_sqrt_product(sigma1, sigma2, eps)
+        - 2.0 * trace_sqrt_product(sigma1, sigma2, eps, sqrt_sigma1)
     return float(max(value, 0.0))
 
 

@@ -53,7 +53,8 @@ class InceptionNetwork:
 
     With a classifier weights file one network serves FID and IS; a no-top file serves FID only.
     `weights=None` looks the file up; with include_top=None an explicit file whose name contains
-    "notop" is taken as the no-classifier kind; `random_init=True` builds random weights (tests only).
+    "notop" is taken as the no-classifier kind; `random_init=True` builds random weights
+    (tests only).
     """
 
     def __init__(self, weights=None, include_top=None, random_init=False):
@@ -85,11 +86,13 @@ class InceptionNetwork:
             self.model = keras.applications.InceptionV3(include_top=False, pooling="avg",
                                                         weights=self.weights_path,
                                                         input_shape=shape)
-        self._fn = tf.function(self._call, reduce_retracing=True)
+        # One trace for every batch size (retracing Inception costs seconds).
+        self._fn = tf.function(self._call, input_signature=[
+            tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32)])
 
-    def _call(self, images):
-        out = self.model(to_inception_input(images), training=False)
+    def _call(self, x):
+        out = self.model(x, training=False)
         return out if isinstance(out, dict) else {"pool": out}
 
     def __call__(self, images):
-        return self._fn(images)
+        return self._fn(to_inception_input(images))

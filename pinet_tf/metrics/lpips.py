@@ -7,9 +7,10 @@ scaled per channel as the original does before the ImageNet backbone.
 
 Weights (no downloads, no torch import): the heads are `lpips/weights/v0.1/{alex,vgg}.pth` from
 the `lpips` wheel on PyPI (found inside an installed `lpips` package without importing it, or in
-$PINET_TF_WEIGHTS_DIR as `lpips_{net}.pth` / `{net}.pth`); the backbone is torchvision's ImageNet
-state dict (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`, also searched in torch's hub cache).
-Both are read with `pinet_tf.torchfile` (a safe unpickler); `.npz` files with the same keys work too.
+$PINET_TF_WEIGHTS_DIR as `lpips_{net}.pth`, `{net}.pth` or `lpips_{net}.npz`); the backbone is
+torchvision's ImageNet state dict (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`, also
+searched in torch's hub cache). Both are read with `pinet_tf.torchfile` (a safe unpickler);
+`.npz` files with the same keys work too.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ for _c in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 5
 
 TORCH_HUB_CACHE = "~/.cache/torch/hub/checkpoints"
 BACKBONE_SOURCE = "torchvision's ImageNet weights (https://download.pytorch.org/models/{file})"
-HEADS_SOURCE = "the lpips wheel on PyPI (`pip download lpips --no-deps`), lpips/weights/v0.1/{net}.pth"
+HEADS_SOURCE = ("the lpips wheel on PyPI (`pip download lpips --no-deps`), "
+                "lpips/weights/v0.1/{net}.pth")
 
 
 def _check_net(net):
@@ -70,15 +72,17 @@ def find_heads(net: str, path=None) -> str:
     pkg = wlib.package_dir("lpips")
     if pkg:
         extra.append(os.path.join(pkg, "weights", "v0.1"))
-    return wlib.find_weights(f"LPIPS {net} linear heads", [f"lpips_{net}.pth", f"{net}.pth"],
+    return wlib.find_weights(f"LPIPS {net} linear heads",
+                             [f"lpips_{net}.pth", f"{net}.pth", f"lpips_{net}.npz"],
                              explicit=path, extra_dirs=extra, source=HEADS_SOURCE.format(net=net))
 
 
 def find_backbone(net: str, path=None) -> str:
     _check_net(net)
     f = ARCHS[net]["backbone_file"]
-    return wlib.find_weights(f"LPIPS {net} backbone", [f, f.replace(".pth", ".npz")], explicit=path,
-                             extra_dirs=[TORCH_HUB_CACHE], source=BACKBONE_SOURCE.format(file=f))
+    return wlib.find_weights(f"LPIPS {net} backbone", [f, f.replace(".pth", ".npz")],
+                             explicit=path, extra_dirs=[TORCH_HUB_CACHE],
+                             source=BACKBONE_SOURCE.format(file=f))
 
 
 def build_backbone(net: str):
@@ -160,7 +164,8 @@ class LPIPS:
             self.weight_files = [(f"LPIPS {net} backbone", bpath), (f"LPIPS {net} heads", hpath)]
         load_backbone_weights(self.model, bstate)
         self.heads = [tf.constant(h) for h in heads_from_state(hstate, net)]
-        self._fn = tf.function(self._distance, reduce_retracing=True)
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        self._fn = tf.function(self._distance, input_signature=[spec, spec])
 
     def _prepare(self, images):
         x = tf.convert_to_tensor(images)
@@ -169,9 +174,9 @@ class LPIPS:
         x = tf.cast(x, tf.float32)
         return (x - tf.constant(SHIFT)) / tf.constant(SCALE)
 
-    def _distance(self, images1, images2):
-        f1 = self.model(self._prepare(images1), training=False)
-        f2 = self.model(self._prepare(images2), training=False)
+    def _distance(self, x1, x2):
+        f1 = self.model(x1, training=False)
+        f2 = self.model(x2, training=False)
         total = 0.0
         for a, b, w in zip(f1, f2, self.heads):
             a = a / (tf.sqrt(tf.reduce_sum(a * a, -1, keepdims=True)) + EPS)
@@ -186,7 +191,7 @@ class LPIPS:
         if x.shape.rank != 4 or x.shape != y.shape:
             raise ValueError(f"LPIPS: expected two [B,H,W,3] batches of one shape, received "
                              f"{x.shape} and {y.shape}")
-        return self._fn(x, y)
+        return self._fn(self._prepare(x), self._prepare(y))
 
 
 def lpips(images1, images2, net: str = "alex", heads=None, backbone=None):

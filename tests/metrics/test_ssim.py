@@ -8,8 +8,9 @@ from pinet_tf.metrics import ssim
 
 
 def reference_ssim(a, b, data_range):
-    """The formula in NumPy float64: Gaussian filter (sigma 1.5, truncate 3.5, reflect), population
-    (co)variances, C1=(0.01R)^2, C2=(0.03R)^2, 5-pixel border cropped, mean over pixels and channels."""
+    """The formula in NumPy float64: Gaussian filter (sigma 1.5, truncate 3.5, reflect),
+    population (co)variances, C1=(0.01R)^2, C2=(0.03R)^2, 5-pixel border cropped, mean over
+    pixels and channels."""
     a = a.astype(np.float64)
     b = b.astype(np.float64)
     out = []

@@ -1,0 +1,42 @@
+"""Trivial predictions that any pose-transfer model must beat, measured on the same pairs.
+
+- copy-the-source: predict the source image unchanged (right appearance, wrong pose);
+- mean-image: predict one image, the pixel-wise mean of the training split's target images
+  (right average layout and colours, no person); records without a training split fall back to
+  the evaluated targets themselves, an optimistic baseline that peeks at the answers.
+
+A model that does not beat both has learnt neither pose nor appearance; the numbers also put a
+metric's scale in context (what "LPIPS 0.2" means on this data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COPY_SOURCE = "copy_source"
+MEAN_IMAGE = "mean_image"
+DESCRIPTIONS = {
+    COPY_SOURCE: "prediction = the source image",
+    MEAN_IMAGE: "prediction = pixel-wise mean of {n} target images of the {split!r} split "
+                "(rounded to uint8)",
+}
+#: Split whose targets make the mean image (when present and not the evaluated split).
+MEAN_SPLIT = "train"
+
+
+class MeanImage:
+    """Running float64 sum of uint8 images [B,H,W,3] -> their rounded mean image."""
+
+    def __init__(self):
+        self.total = None
+        self.count = 0
+
+    def update(self, images) -> None:
+        x = np.asarray(images, np.float64)
+        self.total = x.sum(0) if self.total is None else self.total + x.sum(0)
+        self.count += x.shape[0]
+
+    def image(self) -> np.ndarray:
+        if not self.count:
+            raise ValueError("mean image of an empty set")
+        return np.clip(np.round(self.total / self.count), 0, 255).astype(np.uint8)

@@ -1,0 +1,51 @@
+"""`pinet-tf evaluate`: score a trained model and two baselines on the test pairs, with a report."""
+
+import os
+
+
+def run_evaluate(args) -> int:
+    from pinet_tf.evaluation.evaluator import evaluate
+    from pinet_tf.metrics.weights import ENV_VAR
+
+    if args.weights_dir:
+        if not os.path.isdir(args.weights_dir):
+            raise FileNotFoundError(f"--weights-dir {args.weights_dir} is not a directory")
+        os.environ[ENV_VAR] = args.weights_dir
+    report = evaluate(args.data, args.out, run=args.run, saved_model=args.saved_model,
+                      limit=args.limit, batch_size=args.batch_size, split=args.split,
+                      images_dir=args.images_dir, lpips_net=args.lpips_net,
+                      lpips_heads=args.lpips_heads, lpips_backbone=args.lpips_backbone,
+                      inception_weights=args.inception_weights, grid_k=args.grid,
+                      progress=not args.no_progress)
+    m = report["metrics"]
+    for method, vals in m.items():
+        print(f"{method:<12} " + "  ".join(f"{k} {v:.4f}" for k, v in vals.items()))
+    for k, why in report["skipped"].items():
+        print(f"skipped {k}: {why}")
+    print(f"report: {args.out} and {report['files']['markdown']}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="generate the test pairs and report SSIM/L1/PSNR/LPIPS/FID/IS "
+                         "with baselines")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="training run directory (RUN_DIR)")
+    src.add_argument("--saved-model", help="exported SavedModel (a version folder or its base)")
+    p.add_argument("--data", required=True, help="records directory (pinet-tf make-tfrecords)")
+    p.add_argument("--out", required=True, help="report .json (a .md, a grid PNG and an images "
+                                                "folder are written beside it)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N pairs")
+    p.add_argument("--split", default="test")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--images-dir", help="where generated PNGs go (default: <out>_images)")
+    p.add_argument("--weights-dir", help="folder of metric weights (sets $PINET_TF_WEIGHTS_DIR)")
+    p.add_argument("--lpips-net", default="alex", choices=["alex", "vgg"])
+    p.add_argument("--lpips-heads", help="LPIPS linear heads file (lpips wheel's v0.1/<net>.pth)")
+    p.add_argument("--lpips-backbone", help="torchvision alexnet/vgg16 state dict (.pth or .npz)")
+    p.add_argument("--inception-weights", help="keras.applications InceptionV3 weights file "
+                                               "(with classifier for IS; notop gives FID only)")
+    p.add_argument("--grid", type=int, default=4, help="best/worst pairs in the grid picture")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_evaluate)
