@@ -16,6 +16,7 @@ VERB_MODULES = [
     "pinet_tf.training.cli",
     "pinet_tf.inference.cli",
     "pinet_tf.export.torch_cli",
+    "pinet_tf.evaluation.cli",
 ]
 
 
