@@ -18,7 +18,8 @@ def synth(args) -> int:
 def make_tfrecords(args) -> int:
     from pinet_tf.datasets import tfrecords
 
-    manifest = tfrecords.convert(args.data, args.out, shards=args.shards)
+    manifest = tfrecords.convert(args.data, args.out, shards=args.shards,
+                                 workers=args.workers)
     for split, info in manifest["splits"].items():
         print(f"{split}: {info['pairs']} pairs in {len(info['shards'])} shard(s)")
     print(f"wrote {args.out} ({manifest['image_height']}x{manifest['image_width']})")
@@ -50,6 +51,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="records directory to write")
     p.add_argument("--shards", type=int, default=None,
                    help="shards per split (default: one per 2000 pairs)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes writing shards in parallel (default 1)")
     p.set_defaults(func=make_tfrecords)
 
     p = subparsers.add_parser("convert-parsing",

@@ -232,10 +232,10 @@ class PatnReader:
         kp = np.where(present.all(axis=1, keepdims=True), kp, -1.0).astype(np.float32)
         return Example(name, image, parsing, kp)
 
-    def iter_pairs(self):
-        """Yields (source Example, target Example) for every row of the pairs CSV."""
+    def iter_pairs(self, start: int = 0, stop: int | None = None):
+        """Yields (source Example, target Example) for rows [start, stop) of the pairs CSV."""
         cache = {}
-        for a, b, line in self.pairs:
+        for a, b, line in self.pairs[start:stop]:
             at = f"{self.pairs_file}:{line}"
             src = cache.get(a) or self.example(a, at)
             tgt = cache.get(b) or self.example(b, at)

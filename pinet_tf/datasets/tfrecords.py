@@ -79,7 +79,8 @@ def serialize_pair(src, tgt, encoded: dict) -> bytes:
         feats[f"{role}_parsing"] = _feature_bytes(parsing_png)
         feats[f"{role}_keypoints"] = _feature_floats(np.asarray(ex.keypoints).reshape(-1))
         feats[f"{role}_name"] = _feature_bytes(ex.name.encode())
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feats))
+    return example.SerializeToString(deterministic=True)  # sorted map keys: same bytes per run
 
 
 def shard_name(split: str, index: int, count: int) -> str:
@@ -96,57 +97,85 @@ def _write_json_atomic(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def convert(data_dir: str, out_dir: str, shards: int | None = None, splits=("train", "test"),
-            progress=None) -> dict:
-    """Authors' layout (DeepFashion or synthetic) -> pair TFRecords + manifest. Returns manifest."""
-    import tensorflow as tf
+_READERS = {}  # per process: (root, split) -> PatnReader (CSV parsed once per worker)
 
+
+def _reader(data_dir: str, split: str):
     from pinet_tf.datasets.patn import PatnReader
 
+    key = (data_dir, split)
+    if key not in _READERS:
+        _READERS[key] = PatnReader(data_dir, split)
+    return _READERS[key]
+
+
+def _write_shard(data_dir, out_dir, split, index, count, start, stop, size) -> dict:
+    """Write pairs [start, stop) of `split` as shard `index`: temporary name, then rename."""
+    import tensorflow as tf
+
+    name = shard_name(split, index, count)
+    final = os.path.join(out_dir, name)
+    tmp = os.path.join(out_dir, "." + name + ".tmp")
+    encoded = {}
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for src, tgt in _reader(data_dir, split).iter_pairs(start, stop):
+            for ex in (src, tgt):
+                if ex.parsing.shape != size:
+                    raise ValueError(
+                        f"{ex.name} ({split}) is {ex.parsing.shape[0]}x{ex.parsing.shape[1]} but "
+                        f"the data set's first image is {size[0]}x{size[1]}: all images must "
+                        f"share one size")
+            writer.write(serialize_pair(src, tgt, encoded))
+    os.replace(tmp, final)
+    return {"file": name, "records": stop - start, "bytes": os.path.getsize(final),
+            "sha256": _sha256(final)}
+
+
+def convert(data_dir: str, out_dir: str, shards: int | None = None, splits=("train", "test"),
+            workers: int = 1) -> dict:
+    """Authors' layout (DeepFashion or synthetic) -> pair TFRecords + manifest. Returns manifest.
+
+    `workers` > 1 writes shards in that many processes (spawned: each imports TensorFlow once);
+    the shards are byte-identical to a one-process run.
+    """
     if shards is not None and shards < 1:
         raise ValueError(f"--shards must be >= 1, got {shards}")
-    readers = {split: PatnReader(data_dir, split) for split in splits}  # CSV errors come first
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    _READERS.clear()  # re-read the CSVs on every conversion
+    readers = {split: _reader(data_dir, split) for split in splits}  # CSV errors come first
+    for reader in readers.values():
+        if len(reader) == 0:
+            raise ValueError(f"{reader.pairs_file}: no pairs")
+    first = readers[splits[0]].pairs[0]
+    size = readers[splits[0]].example(first[0], f"{readers[splits[0]].pairs_file}:{first[2]}")
+    size = size.parsing.shape
     os.makedirs(out_dir, exist_ok=True)
     manifest_path = os.path.join(out_dir, MANIFEST)
     if os.path.exists(manifest_path):
         os.remove(manifest_path)  # from here on the directory is visibly incomplete
-    manifest = {"format": FORMAT, "version": VERSION, "source": os.path.abspath(data_dir),
-                "image_height": None, "image_width": None, "splits": {}}
-    size = None
+    jobs = []
     for split, reader in readers.items():
         n = len(reader)
-        if n == 0:
-            raise ValueError(f"{reader.pairs_file}: no pairs")
-        count = shards or max(1, math.ceil(n / DEFAULT_PAIRS_PER_SHARD))
-        count = min(count, n)
+        count = min(shards or max(1, math.ceil(n / DEFAULT_PAIRS_PER_SHARD)), n)
         bounds = [round(i * n / count) for i in range(count + 1)]
-        entries = []
-        pairs = reader.iter_pairs()
-        encoded = {}
-        for i in range(count):
-            name = shard_name(split, i, count)
-            final = os.path.join(out_dir, name)
-            tmp = os.path.join(out_dir, "." + name + ".tmp")
-            records = bounds[i + 1] - bounds[i]
-            with tf.io.TFRecordWriter(tmp) as writer:
-                for _ in range(records):
-                    src, tgt = next(pairs)
-                    for ex in (src, tgt):
-                        if size is None:
-                            size = ex.parsing.shape
-                        elif ex.parsing.shape != size:
-                            raise ValueError(
-                                f"{ex.name} ({split}) is {ex.parsing.shape[0]}x"
-                                f"{ex.parsing.shape[1]} but the data set's first image is "
-                                f"{size[0]}x{size[1]}: all images must share one size")
-                    writer.write(serialize_pair(src, tgt, encoded))
-                    if progress:
-                        progress(1)
-            os.replace(tmp, final)
-            entries.append({"file": name, "records": records, "bytes": os.path.getsize(final),
-                            "sha256": _sha256(final)})
-        manifest["splits"][split] = {"pairs": n, "shards": entries}
-    manifest["image_height"], manifest["image_width"] = int(size[0]), int(size[1])
+        jobs += [(data_dir, out_dir, split, i, count, bounds[i], bounds[i + 1], size)
+                 for i in range(count)]
+    if workers == 1 or len(jobs) == 1:
+        entries = [_write_shard(*job) for job in jobs]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+            entries = list(pool.map(_write_shard, *zip(*jobs)))
+    manifest = {"format": FORMAT, "version": VERSION, "source": os.path.abspath(data_dir),
+                "image_height": int(size[0]), "image_width": int(size[1]), "splits": {}}
+    for job, entry in zip(jobs, entries):
+        split = job[2]
+        info = manifest["splits"].setdefault(split, {"pairs": len(readers[split]), "shards": []})
+        info["shards"].append(entry)
     _write_json_atomic(manifest_path, manifest)
     return manifest
 
@@ -162,9 +191,10 @@ def read_manifest(path: str, verify: str = "auto", splits=None) -> dict:
 
     verify: "checksum" (sizes and sha256 of every shard), "size" (sizes only: fast for very large
     sets), "none", or "auto" (checksums when the checked shards total at most
-    `AUTO_CHECKSUM_BYTES`, else sizes only: hashing DeepFashion's ~15 GB would take minutes). Adds ``manifest["corrupt"]`` = list of shard files that failed the check
-    (the caller decides whether that is an error; `check_manifest` raises). `splits` limits the
-    check to those splits (default: all).
+    `AUTO_CHECKSUM_BYTES`, else sizes only: hashing DeepFashion's ~15 GB takes minutes).
+    Adds ``manifest["corrupt"]`` = list of shard files that failed the check (the caller decides
+    whether that is an error; `check_manifest` raises). `splits` limits the check to those splits
+    (default: all).
     """
     if verify not in ("auto", "checksum", "size", "none"):
         raise ValueError(f"verify must be 'auto', 'checksum', 'size' or 'none', got {verify!r}")

@@ -109,3 +109,12 @@ def test_make_tfrecords_cli(tiny_synthetic_data, tmp_path, capsys):
     assert "train: 42 pairs in 3 shard(s)" in capsys.readouterr().out
     assert main(["make-tfrecords", "--data", str(tmp_path / "nope"), "--out", out]) == 2
     assert "data directory not found" in capsys.readouterr().err
+
+
+def test_parallel_workers_write_identical_shards(tiny_synthetic_data, tiny_records, tmp_path):
+    m = tfrecords.convert(tiny_synthetic_data, str(tmp_path / "par"), shards=2, workers=2)
+    with open(os.path.join(tiny_records, tfrecords.MANIFEST)) as f:
+        serial = json.load(f)
+    for split in ("train", "test"):
+        assert [s["sha256"] for s in m["splits"][split]["shards"]] == \
+            [s["sha256"] for s in serial["splits"][split]["shards"]]
