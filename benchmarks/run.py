@@ -354,6 +354,44 @@ def stage_forward_keras(p):
     return out
 
 
+def stage_forward_ab(p):
+    """Keras forward variants timed interleaved (A B C A B C ...) in one process.
+
+    On a shared machine the load drifts between stages; interleaving gives each variant the
+    same conditions, so their ratios are trustworthy even when the absolute times are not.
+    """
+    import numpy as np
+    import tensorflow as tf
+    from pinet_tf.models import build_generator
+    cfg = model_config(p["config"], p["size"])
+    base, _ = _tf_generator(cfg)
+    folded = build_generator(cfg)
+    folded.set_weights(base.get_weights())
+    fraction = fold_batchnorm(folded)
+    x = {k: tf.constant(v) for k, v in tf_inputs(cfg, p["batch"]).items()}
+    fns = {
+        "keras": tf.function(lambda i: base(i, training=False)),
+        "keras_xla": tf.function(lambda i: base(i, training=False), jit_compile=True),
+        "keras_bnfold": tf.function(lambda i: folded(i, training=False)),
+        "keras_bnfold_xla": tf.function(lambda i: folded(i, training=False), jit_compile=True),
+    }
+    ref = fns["keras"](x)["image"].numpy()
+    diffs = {k: float(np.max(np.abs(f(x)["image"].numpy() - ref))) for k, f in fns.items()}
+    times = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
+    for _ in range(p["repeats"]):
+        for k, f in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            f(x)["image"].numpy()
+            times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"batch": p["batch"], "bn_folded_fraction": fraction, "max_abs_diff": diffs,
+            "variants": {k: {"median_s": med[k], "times_s": times[k],
+                             "cpu_median_s": statistics.median(cpu[k]),
+                             "vs_keras": med[k] / med["keras"]} for k in fns}}
+
+
 def stage_forward_savedmodel(p):
     import tensorflow as tf
     from pinet_tf.export.savedmodel import POSE_TRANSFER, export_saved_model
@@ -517,7 +555,7 @@ def stage_tflite(p):
     from benchmarks import tflite
     cfg = model_config(p["config"], p["size"])
     return tflite.measure_tflite(cfg, repeats=p["repeats"], threads=p["threads"],
-                                 quick=p["quick"])
+                                 quick=p["quick"], run=p.get("run"))
 
 
 def stage_data(p):
@@ -529,7 +567,7 @@ def stage_data(p):
 STAGE_FUNCTIONS = {
     "peak_tf": stage_peak_tf, "peak_torch": stage_peak_torch,
     "forward_keras": stage_forward_keras, "forward_savedmodel": stage_forward_savedmodel,
-    "forward_torch": stage_forward_torch,
+    "forward_torch": stage_forward_torch, "forward_ab": stage_forward_ab,
     "train_tf": stage_train_tf, "train_torch": stage_train_torch,
     "tflite": stage_tflite, "data": stage_data,
 }
@@ -557,7 +595,10 @@ def all_stages(args) -> list:
           Stage("train_torch_b4", "train", "train_torch", {"batch": 4}, torch=True)]
     if args.mixed_precision:
         s.append(Stage("train_tf_b4_mixed", "train", "train_tf", {"batch": 4, "mixed": True}))
-    s += [Stage("tflite", "tflite", "tflite", {}), Stage("data", "data", "data", {})]
+    s.append(Stage("tflite", "tflite", "tflite", {}))
+    if args.trained_run:  # PSNR of the quantised files means something only on trained weights
+        s.append(Stage("tflite_trained", "tflite", "tflite", {"run": args.trained_run}))
+    s.append(Stage("data", "data", "data", {}))
     s += [Stage("forward_keras_b1_xla", "variants", "forward_keras", {"batch": 1, "jit": True}),
           Stage("forward_keras_b8_xla", "variants", "forward_keras", {"batch": 8, "jit": True}),
           Stage("forward_savedmodel_b8_xla", "variants", "forward_savedmodel",
@@ -565,7 +606,9 @@ def all_stages(args) -> list:
           Stage("forward_keras_b1_onednn_off", "variants", "forward_keras", {"batch": 1},
                 env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
           Stage("forward_keras_b1_bnfold", "variants", "forward_keras",
-                {"batch": 1, "bnfold": True})]
+                {"batch": 1, "bnfold": True}),
+          Stage("forward_ab_b1", "variants", "forward_ab", {"batch": 1}),
+          Stage("forward_ab_b8", "variants", "forward_ab", {"batch": 8})]
     return s
 
 
@@ -764,7 +807,16 @@ def compute_peak_fraction(stages: dict) -> tuple:
     return fractions, achieved
 
 
-def check_targets(ratios: dict, fractions: dict) -> dict:
+def int8_psnr(stages: dict):
+    """(PSNR dB of the int8 TFLite file vs the SavedModel on trained weights, or None, reason)."""
+    st = stages.get("tflite_trained")
+    if st is None:
+        return None, "stage tflite_trained not run (pass --trained-run RUN_DIR)"
+    v = ((st.get("variants") or {}).get("int8") or {}).get("psnr_db")
+    return v, None if v is not None else _why(stages, "tflite_trained")
+
+
+def check_targets(ratios: dict, fractions: dict, psnr=None) -> dict:
     out = {}
     for key, (op, bound) in TARGETS.items():
         v = ratios.get(key)
@@ -774,6 +826,8 @@ def check_targets(ratios: dict, fractions: dict) -> dict:
         v = fractions.get(key)
         out[f"peak_fraction.{key}"] = {"target": f">= {bound}", "value": v,
                                        "met": None if v is None else v >= bound}
+    out["tflite_int8_psnr_db"] = {"target": ">= 30.0", "value": psnr,
+                                  "met": None if psnr is None else psnr >= 30.0}
     return out
 
 
@@ -793,6 +847,9 @@ def parse_args(argv):
     p.add_argument("--mixed-precision", action="store_true",
                    help="also time the TF train step under mixed_float16 (meant for a GPU)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--trained-run", default=None,
+                   help="RUN_DIR of a trained model (any config): adds stage tflite_trained, "
+                        "the TFLite PSNR on trained weights (int8 target >= 30 dB)")
     p.add_argument("--profile", action="store_true",
                    help="add a tf.profiler / torch.profiler op table to each stage")
     p.add_argument("--stage-timeout", type=float, default=3600.0)
@@ -847,7 +904,10 @@ def main(argv=None) -> int:
     results["ratio_basis"] = basis
     results["peak_fraction"] = fractions
     results["achieved_gflops"] = achieved
-    results["targets"] = check_targets(ratios, fractions)
+    psnr, psnr_reason = int8_psnr(results["stages"])
+    results["targets"] = check_targets(ratios, fractions, psnr)
+    if psnr_reason:
+        results["targets"]["tflite_int8_psnr_db"]["reason"] = psnr_reason
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     path = os.path.join(args.out_dir, f"{args.name}.json")
     with open(path, "w") as f:

@@ -85,6 +85,13 @@ def summary_table(res: dict) -> str:
         t = targets.get(key) if key else None
         out.append(f"| {label} | {ours} | {ref} | {ratio} | {t['target'] if t else ''} | "
                    f"{_met(t) if t else ''} |")
+    t = targets.get("tflite_int8_psnr_db")
+    if t:
+        trained = (st.get("tflite_trained") or {})
+        where = (f"trained `{trained.get('config')}` {trained.get('image_size')}" if trained
+                 else t.get("reason", ""))
+        out.append(f"| TFLite int8 PSNR vs SavedModel ({where}) | {_s(t.get('value'), ' dB', 1)}"
+                   f" | | | {t['target']} | {_met(t)} |")
     pf = res.get("peak_fraction", {})
     t = targets.get("peak_fraction.forward_b1")
     ach = res.get("achieved_gflops", {})
@@ -127,7 +134,7 @@ def stages_table(res: dict) -> str:
             note.append(" ".join(f"{k}={v}" for k, v in st["env"].items()))
         if st.get("jit_compile"):
             note.append("jit_compile")
-        if "bn_folded_fraction" in st:
+        if "bnfold_max_abs_diff" in st:
             note.append(f"BN folded {100 * st['bn_folded_fraction']:.0f}%, max diff "
                         f"{st.get('bnfold_max_abs_diff', float('nan')):.1e}")
         if "examples_per_s" in st:
@@ -139,14 +146,35 @@ def stages_table(res: dict) -> str:
 
 
 def tflite_table(res: dict) -> str:
-    tfl = (res.get("stages", {}).get("tflite") or {}).get("variants") or {}
-    if not tfl:
-        return ""
-    out = ["| TFLite variant | size | latency b1 | PSNR vs SavedModel |", "|---|---|---|---|"]
-    for name, v in tfl.items():
-        v = v or {}
-        out.append(f"| {name} | {_s(v.get('size_mb'), ' MB', 1)} | {_s(v.get('median_s'))} | "
-                   f"{_s(v.get('psnr_db'), ' dB', 1)} |")
+    out = []
+    for stage in ("tflite", "tflite_trained"):
+        st = res.get("stages", {}).get(stage) or {}
+        if not st.get("variants"):
+            continue
+        if not out:
+            out = ["| TFLite variant | weights | size | latency b1 | PSNR vs SavedModel |",
+                   "|---|---|---|---|---|"]
+        for name, v in st["variants"].items():
+            v = v or {}
+            out.append(f"| {name} | {st.get('weights', '?')}, {st.get('image_size')} | "
+                       f"{_s(v.get('size_mb'), ' MB', 1)} | {_s(v.get('median_s'))} | "
+                       f"{_s(v.get('psnr_db'), ' dB', 1)} |")
+    return "\n".join(out)
+
+
+def ab_table(res: dict) -> str:
+    """Interleaved forward variants (stage forward_ab_*): time relative to plain Keras."""
+    out = []
+    for name, st in res.get("stages", {}).items():
+        if not name.startswith("forward_ab") or not st.get("variants"):
+            continue
+        if not out:
+            out = ["| interleaved variants | batch | median | CPU s | vs Keras | max diff |",
+                   "|---|---|---|---|---|---|"]
+        for k, v in st["variants"].items():
+            out.append(f"| {k} | {st['batch']} | {_s(v['median_s'])} | "
+                       f"{_s(v.get('cpu_median_s'))} | {_r(v['vs_keras'])} | "
+                       f"{st['max_abs_diff'].get(k, float('nan')):.1e} |")
     return "\n".join(out)
 
 
@@ -159,9 +187,9 @@ def render(res: dict) -> str:
             f"{', QUICK (not for the record)' if s.get('quick') else ''}; load average "
             f"{_fmt_load(m.get('load_avg_at_start'))} at start.")
     parts = [head, "", summary_table(res), "", stages_table(res)]
-    t = tflite_table(res)
-    if t:
-        parts += ["", t]
+    for t in (tflite_table(res), ab_table(res)):
+        if t:
+            parts += ["", t]
     reasons = res.get("ratio_null_reasons") or {}
     if reasons:
         parts += ["", "Ratios not measured: " + "; ".join(
