@@ -19,6 +19,7 @@ setup(
         "numpy",
         "pillow",
         "tqdm",
+        "tensorboard",  # tf.summary (training logs); no longer a TensorFlow dependency
     ],
     extras_require={
         "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy", "dill", "importlib_resources"],

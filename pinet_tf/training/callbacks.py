@@ -1,0 +1,125 @@
+"""Callbacks that turn `fit` into a resumable, staged training run.
+
+Order matters (`fit` calls them in list order): `PhaseScheduler` (batch begin) picks the phase of
+the step about to run; `RunController` (batch end) counts the step, stops on a non-finite loss
+*before* anything is saved, checkpoints, and stops at the last step; `TrainingLogger` then writes
+TensorBoard scalars and image grids for the counted step.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pinet_tf import drawing
+from pinet_tf.encoding import float_to_uint8
+from pinet_tf.training.config import PHASE_NAMES
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN/inf; the message names it and the step."""
+
+    def __init__(self, loss, step, value, checkpoint):
+        self.loss, self.step, self.value, self.checkpoint = loss, step, value, checkpoint
+        kept = (f"last good checkpoint: {checkpoint}" if checkpoint
+                else "no checkpoint was saved before it")
+        super().__init__(f"loss {loss!r} became {value} at step {step}; training stopped "
+                         f"({kept})")
+
+
+class PhaseScheduler(keras.callbacks.Callback):
+    """Assigns `model.phase` from the global step before each step (`phase_at(step)`)."""
+
+    def __init__(self, phase_at, verbose=1):
+        super().__init__()
+        self.phase_at = phase_at
+        self.verbose = verbose
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = int(self.model.step.numpy())
+        phase = int(self.phase_at(step))
+        if phase != self.model.current_phase():
+            self.model.phase.assign(phase)
+            if self.verbose:
+                print(f"\nstep {step}: phase {phase} ({PHASE_NAMES.get(phase, phase)})",
+                      flush=True)
+
+
+class RunController(keras.callbacks.Callback):
+    """Counts global steps, guards against non-finite losses, checkpoints, stops at the end."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, total_steps: int,
+                 checkpoint_every: int):
+        super().__init__()
+        self.manager = manager
+        self.total_steps = int(total_steps)
+        self.checkpoint_every = int(checkpoint_every)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step.assign_add(1).numpy())
+        logs = logs or {}
+        # The phase's own order (each loss before the totals), so the culprit is named first.
+        names = [n for n in self.model.phase_losses(self.model.current_phase()) if n in logs]
+        for name in names + sorted(set(logs) - set(names)):
+            value = float(np.asarray(logs[name]))
+            if not math.isfinite(value):
+                self.model.stop_training = True
+                raise NonFiniteLossError(name, step, value, self.manager.latest_checkpoint)
+        if step % self.checkpoint_every == 0 or step >= self.total_steps:
+            self.manager.save(checkpoint_number=step)
+        if step >= self.total_steps:
+            self.model.stop_training = True
+
+
+def _current_lr(optimizer):
+    lr = optimizer.learning_rate
+    return float(np.asarray(lr))
+
+
+def sample_grid(model, batch, scale=1) -> np.ndarray:
+    """uint8 picture, one row per example: source | target pose | predicted parsing |
+    generated | target; cells enlarged `scale` times (nearest) for small configs."""
+    out = model(batch, training=False)
+    generated = float_to_uint8(out["image"]).numpy()
+    source = float_to_uint8(batch["source_image"]).numpy()
+    target = float_to_uint8(batch["target_image"]).numpy()
+    parsing = np.argmax(np.asarray(out["parsing_logits"]), axis=-1)
+    keypoints = np.asarray(batch["target_keypoints"])
+    h, w = source.shape[1:3]
+    big = lambda a: np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)  # noqa: E731
+    rows = [[big(source[i]), drawing.draw_skeleton(keypoints[i] * scale, h * scale, w * scale),
+             big(drawing.colorize_parsing(parsing[i])), big(generated[i]), big(target[i])]
+            for i in range(source.shape[0])]
+    return drawing.image_grid(rows, titles=["source", "pose", "parsing", "generated", "target"])
+
+
+class TrainingLogger(keras.callbacks.Callback):
+    """TensorBoard: every loss and learning rate each `scalar_every` steps, and a sample grid
+    (`sample_grid` on a fixed batch) each `image_every` steps."""
+
+    def __init__(self, log_dir, sample_batch, scalar_every=100, image_every=1000):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.sample_batch = sample_batch
+        self.scalar_every = int(scalar_every)
+        self.image_every = int(image_every)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step.numpy())
+        with self.writer.as_default(step=step):
+            if step % self.scalar_every == 0:
+                for name, value in (logs or {}).items():
+                    tf.summary.scalar(f"loss/{name}", float(np.asarray(value)))
+                tf.summary.scalar("phase", self.model.current_phase())
+                for label, opt in (("parsing", self.model.g_optimizer),
+                                   ("image", self.model.gi_optimizer),
+                                   ("discriminators", self.model.d_optimizer)):
+                    tf.summary.scalar(f"learning_rate/{label}", _current_lr(opt))
+            if step % self.image_every == 0 and self.sample_batch is not None:
+                grid = sample_grid(self.model, self.sample_batch)
+                tf.summary.image("samples", grid[None], step=step)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.flush()

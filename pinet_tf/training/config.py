@@ -1,0 +1,152 @@
+"""Training settings (`TrainConfig`): schedule, step counts, loss weights, optimizer, logging.
+
+Two schedules (`../shared/spec/architecture.md`):
+
+* ``paper`` (Sec. 3.4): phase 1 trains G_p alone (CE + L1 on the softmax), phase 2 trains G_i
+  alone fed the ground-truth target parsing (L1 + 0.5 perceptual relu1_1..relu5_1 + 5 log-GAN),
+  phase 3 trains everything jointly with G_i fed G_p's output. `steps` = (a, b, c) steps per phase.
+  The learning rate decays linearly to 0 over the last 4/9 of phase 3 (paper: 90K joint steps,
+  decay after 50K).
+* ``official`` (the authors' code): one joint phase from the start (CE only, perceptual relu1_2
+  weight 1, least-squares GAN weight 5). `steps` = (total,). The learning rate decays over the last
+  2/7 of the run (the code: 500 constant "epochs", then 200 of decay).
+
+The config is written to RUN_DIR/train_config.json so that `--resume` continues the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from pinet_tf.losses import GAN_KINDS, OFFICIAL_LAYERS, PAPER_LAYERS
+
+SCHEDULES = ("paper", "official")
+#: Phase ids stored in the trainer's `phase` variable.
+PHASE_PARSING, PHASE_IMAGE, PHASE_JOINT = 1, 2, 3
+PHASE_NAMES = {PHASE_PARSING: "parsing generator alone",
+               PHASE_IMAGE: "image generator alone (ground-truth target parsing)",
+               PHASE_JOINT: "joint"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    schedule: str = "paper"
+    steps: tuple = (60_000, 60_000, 90_000)
+    batch_size: int = 6
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    # Steps at the end of the run over which the LR falls linearly to 0 (None: schedule default).
+    decay_steps: int | None = None
+    # Loss weights; None takes the schedule's default.
+    l1_weight: float = 1.0
+    perceptual_weight: float | None = None
+    gan_weight: float = 5.0
+    parsing_ce_weight: float = 1.0
+    parsing_l1_weight: float | None = None
+    gan_kind: str | None = None
+    perceptual_layers: dict | None = None
+    vgg_weights: str | None = None
+    vgg_preprocessing: str = "caffe"
+    # Run features.
+    checkpoint_every: int = 1000
+    log_every: int = 100
+    image_every: int = 1000
+    mixed_precision: bool = False
+    strategy: str = "default"
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        steps = tuple(int(s) for s in self.steps)
+        want = 3 if self.schedule == "paper" else 1
+        if len(steps) != want:
+            raise ValueError(
+                f"--steps for the {self.schedule} schedule takes {want} number(s) "
+                f"({'a,b,c: parsing, image, joint phase' if want == 3 else 'total joint steps'}),"
+                f" got {','.join(map(str, steps))}")
+        if any(s < 0 for s in steps) or sum(steps) <= 0:
+            raise ValueError(f"steps must be >= 0 with a positive total, got {steps}")
+        object.__setattr__(self, "steps", steps)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        paper = self.schedule == "paper"
+        defaults = {
+            "perceptual_weight": 0.5 if paper else 1.0,
+            "parsing_l1_weight": 1.0 if paper else 0.0,
+            "gan_kind": "log" if paper else "lsgan",
+            "perceptual_layers": dict(PAPER_LAYERS if paper else OFFICIAL_LAYERS),
+            "decay_steps": (round(steps[2] * 40 / 90) if paper else round(steps[0] * 2 / 7)),
+        }
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.gan_kind not in GAN_KINDS:
+            raise ValueError(f"gan_kind must be one of {GAN_KINDS}, got {self.gan_kind!r}")
+        if not 0 <= self.decay_steps <= self.total_steps:
+            raise ValueError(f"decay_steps must be in [0, {self.total_steps}], got "
+                             f"{self.decay_steps}")
+        for name in ("checkpoint_every", "log_every", "image_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    # -- the schedule -----------------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        return sum(self.steps)
+
+    @property
+    def phase_starts(self) -> dict:
+        """{phase: first global step} for the phases that run."""
+        if self.schedule == "official":
+            return {PHASE_JOINT: 0}
+        starts, begin = {}, 0
+        for phase, n in zip((PHASE_PARSING, PHASE_IMAGE, PHASE_JOINT), self.steps):
+            if n:
+                starts[phase] = begin
+            begin += n
+        return starts
+
+    def phase_at(self, step: int) -> int:
+        """The phase that global step `step` (0-based) trains in."""
+        phase = None
+        for p, start in sorted(self.phase_starts.items(), key=lambda kv: kv[1]):
+            if step >= start:
+                phase = p
+        return phase
+
+    def first_step_training(self, network: str) -> int:
+        """Global step at which `network` ("parsing", "image", "discriminators") first trains."""
+        starts = self.phase_starts
+        phases = {"parsing": (PHASE_PARSING, PHASE_JOINT),
+                  "image": (PHASE_IMAGE, PHASE_JOINT),
+                  "discriminators": (PHASE_IMAGE, PHASE_JOINT)}[network]
+        firsts = [starts[p] for p in phases if p in starts]
+        return min(firsts) if firsts else self.total_steps
+
+    # -- serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["steps"] = list(d["steps"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {unknown}")
+        return cls(**d)
+
+    def save(self, path) -> None:
+        with open(path, "w") as f:
+            f.write(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "TrainConfig":
+        with open(path) as f:
+            return cls.from_dict(json.load(f))

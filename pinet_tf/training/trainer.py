@@ -1,0 +1,301 @@
+"""`PINetTrainer`: one keras.Model whose `train_step` runs a whole GAN step, driven by `fit`.
+
+Each step: generate (G_p and/or G_i), update D_P and D_A on real vs generated (generated with
+stop-gradient), then update the generators against the *updated* discriminators, from the same
+forward pass. Which networks run and train depends on the phase (`pinet_tf.training.config`):
+
+    phase 1  G_p alone            CE (+ L1 on the softmax)
+    phase 2  G_i alone + D_P, D_A G_i fed the one-hot ground-truth target parsing
+    phase 3  everything           G_i fed ParsingGuide(cfg.parsing_feed)(G_p logits), no gradient
+
+The phase lives in a non-trainable variable (saved in checkpoints); a callback assigns it at step
+boundaries (`PhaseScheduler`). How the switch works under Keras 3 `fit`: `fit` calls
+`self.train_function(iterator)` once per step from Python, so `make_train_function` installs a
+small Python dispatcher that reads the phase variable and calls a `tf.function` traced for that
+phase (created on first use, then cached). Each traced step contains only its phase's networks
+and optimizer updates: no `tf.cond` around optimizer updates (whose `merge_call` under
+MirroredStrategy does not work inside a cond branch), no wasted compute. It requires
+`steps_per_execution=1` (one step per call, so a switch lands on the exact step).
+"""
+
+import functools
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from pinet_tf.config import ModelConfig
+from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
+                             parsing_cross_entropy, parsing_l1)
+from pinet_tf.metrics import ssim
+from pinet_tf.models import (build_appearance_discriminator, build_generator,
+                             build_image_generator, build_parsing_generator,
+                             build_pose_discriminator)
+from pinet_tf.training.config import PHASE_IMAGE, PHASE_JOINT, PHASE_PARSING
+
+GP_INPUTS = ("source_image", "source_parsing_onehot", "source_heatmaps", "target_heatmaps")
+#: Every loss the trainer can report (the progress bar shows those of the current phase).
+LOSS_NAMES = ("parsing_ce", "parsing_l1", "l1", "perceptual", "g_gan", "d_pose",
+              "d_appearance", "g_total")
+EVAL_NAMES = ("l1", "ssim", "parsing_accuracy")
+
+
+def _phase_losses(phase, schedule_weights):
+    """Loss names a phase reports."""
+    names = []
+    if phase in (PHASE_PARSING, PHASE_JOINT):
+        names.append("parsing_ce")
+        if schedule_weights["parsing_l1"] > 0:
+            names.append("parsing_l1")
+    if phase in (PHASE_IMAGE, PHASE_JOINT):
+        names.append("l1")
+        if schedule_weights["perceptual"] > 0:
+            names.append("perceptual")
+        if schedule_weights["gan"] > 0:
+            names += ["g_gan", "d_pose", "d_appearance"]
+    return names + ["g_total"]
+
+
+class PINetTrainer(keras.Model):
+    """Holds G_p, G_i, D_P, D_A; `self.generator` is the composed inference model (shared weights).
+
+    Build it (and `compile` it) inside `strategy.scope()` when distributing.
+    """
+
+    def __init__(self, cfg: ModelConfig, parsing_generator=None, image_generator=None,
+                 pose_discriminator=None, appearance_discriminator=None, **kwargs):
+        kwargs.setdefault("name", "pinet_trainer")
+        super().__init__(**kwargs)
+        self.cfg = cfg
+        self.parsing_generator = parsing_generator or build_parsing_generator(cfg)
+        self.image_generator = image_generator or build_image_generator(cfg)
+        self.pose_discriminator = pose_discriminator or build_pose_discriminator(cfg)
+        self.appearance_discriminator = (appearance_discriminator
+                                         or build_appearance_discriminator(cfg))
+        self.generator = build_generator(cfg, self.parsing_generator, self.image_generator)
+        self.phase = keras.Variable(PHASE_JOINT, dtype="int32", trainable=False, name="phase")
+        self.step = keras.Variable(0, dtype="int64", trainable=False, name="step")
+        self._trackers = {n: keras.metrics.Mean(name=n)
+                          for n in dict.fromkeys(LOSS_NAMES + EVAL_NAMES)}
+        self._compiled_steps = {}
+
+    def call(self, inputs, training=False):
+        return self.generator({k: inputs[k] for k in GP_INPUTS}, training=training)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    # -- compile -------------------------------------------------------------------------
+    def compile(self, g_optimizer=None, d_optimizer=None, *, gi_optimizer=None,
+                schedule="paper", l1=1.0, perceptual=None, gan=5.0, parsing_ce=1.0,
+                parsing_l1=None, gan_kind=None, perceptual_loss=None, **kwargs):
+        """Set optimizers and loss weights; None takes the schedule's default.
+
+        Args:
+            g_optimizer: the parsing generator's optimizer (and G_i's when gi_optimizer is None:
+                a fresh optimizer from the same config, since the two start at different steps).
+            d_optimizer: one optimizer for both discriminators.
+            schedule: "paper" (defaults perceptual 0.5, parsing L1 1, log GAN) or "official"
+                (perceptual 1, no parsing L1, least-squares GAN).
+            perceptual_loss: a `VGGPerceptualLoss`; required when the perceptual weight is > 0.
+            kwargs: passed to `keras.Model.compile` (e.g. jit_compile, run_eagerly).
+        """
+        if schedule not in ("paper", "official"):
+            raise ValueError(f"schedule must be 'paper' or 'official', got {schedule!r}")
+        paper = schedule == "paper"
+        self.schedule = schedule
+        self.loss_weights_ = {
+            "l1": float(l1),
+            "perceptual": float((0.5 if paper else 1.0) if perceptual is None else perceptual),
+            "gan": float(gan),
+            "parsing_ce": float(parsing_ce),
+            "parsing_l1": float((1.0 if paper else 0.0) if parsing_l1 is None else parsing_l1),
+        }
+        self.gan_kind = gan_kind or ("log" if paper else "lsgan")
+        if self.loss_weights_["perceptual"] > 0 and perceptual_loss is None:
+            raise ValueError(
+                f"perceptual weight is {self.loss_weights_['perceptual']} but no perceptual loss "
+                f"was given: build VGGPerceptualLoss(<local VGG19 notop weights file>) "
+                f"(--vgg-weights PATH) or set the perceptual weight to 0")
+        self.perceptual_loss = perceptual_loss
+        adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)  # noqa: E731
+        self.g_optimizer = g_optimizer or adam()
+        self.gi_optimizer = gi_optimizer or self.g_optimizer.__class__.from_config(
+            self.g_optimizer.get_config())
+        self.d_optimizer = d_optimizer or adam()
+        if keras.config.dtype_policy().name == "mixed_float16":
+            # float16 gradients underflow without loss scaling.
+            scaled = lambda o: o if isinstance(o, keras.optimizers.LossScaleOptimizer) \
+                else keras.optimizers.LossScaleOptimizer(o)  # noqa: E731
+            self.g_optimizer, self.gi_optimizer, self.d_optimizer = (
+                scaled(self.g_optimizer), scaled(self.gi_optimizer), scaled(self.d_optimizer))
+        kwargs.setdefault("jit_compile", False)
+        if kwargs.get("steps_per_execution", 1) != 1:
+            raise ValueError("PINetTrainer needs steps_per_execution=1 (the phase is chosen "
+                             "per step)")
+        # Keras's own `optimizer` slot gets G_p's (already built below), so `fit` builds nothing
+        # else; the step uses the three optimizers explicitly.
+        super().compile(optimizer=self.g_optimizer, **kwargs)
+        # Build the optimizer slots now (inside the caller's strategy scope, if any).
+        for opt, variables in ((self.g_optimizer, self.parsing_generator.trainable_variables),
+                               (self.gi_optimizer, self.image_generator.trainable_variables),
+                               (self.d_optimizer, self._discriminator_variables())):
+            if not opt.built:
+                opt.build(variables)
+        self._compiled_steps = {}
+
+    def _discriminator_variables(self):
+        return (self.pose_discriminator.trainable_variables
+                + self.appearance_discriminator.trainable_variables)
+
+    # -- checkpointing ---------------------------------------------------------------------
+    def checkpoint(self) -> tf.train.Checkpoint:
+        """Everything a resumed run needs: the four networks, three optimizers, step, phase."""
+        return tf.train.Checkpoint(
+            parsing_generator=self.parsing_generator, image_generator=self.image_generator,
+            pose_discriminator=self.pose_discriminator,
+            appearance_discriminator=self.appearance_discriminator,
+            g_optimizer=self.g_optimizer, gi_optimizer=self.gi_optimizer,
+            d_optimizer=self.d_optimizer, step=self.step, phase=self.phase)
+
+    # -- the step ------------------------------------------------------------------------
+    def current_phase(self) -> int:
+        return int(ops.convert_to_numpy(self.phase))
+
+    def phase_losses(self, phase):
+        return _phase_losses(phase, self.loss_weights_)
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+
+        def train_function(iterator):
+            phase = self.current_phase()
+            fn = self._compiled_steps.get(phase)
+            if fn is None:
+                fn = self._compiled_steps[phase] = self._make_function(
+                    functools.partial(self.phase_train_step, phase))
+            return fn(iterator)
+
+        self.train_function = train_function
+        return train_function
+
+    def train_step(self, data):
+        """One step in the current phase (for eager use; `fit` uses per-phase functions)."""
+        if not tf.executing_eagerly():
+            raise RuntimeError("PINetTrainer.train_step reads the phase in Python; inside a "
+                               "tf.function call phase_train_step(phase, data) instead")
+        return self.phase_train_step(self.current_phase(), data)
+
+    def _guide(self, logits):
+        guide = ops.stop_gradient(ops.cast(logits, "float32"))
+        return ops.softmax(guide, axis=-1) if self.cfg.parsing_feed == "softmax" else guide
+
+    def phase_train_step(self, phase, data):
+        """The GAN step for a fixed phase (traced once per phase). Returns the phase's losses."""
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        w = self.loss_weights_
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        trains_gp = phase in (PHASE_PARSING, PHASE_JOINT)
+        trains_gi = phase in (PHASE_IMAGE, PHASE_JOINT)
+        target = data["target_image"]
+        target_onehot = data["target_parsing_onehot"]
+        losses = {}
+        gp_vars = self.parsing_generator.trainable_variables if trains_gp else []
+        gi_vars = self.image_generator.trainable_variables if trains_gi else []
+        with tf.GradientTape() as tape:
+            parsing_loss = image_loss = 0.0
+            if trains_gp:
+                logits = self.parsing_generator({k: data[k] for k in GP_INPUTS},
+                                                training=True)["parsing_logits"]
+                losses["parsing_ce"] = parsing_cross_entropy(logits, target_onehot)
+                parsing_loss = w["parsing_ce"] * losses["parsing_ce"]
+                if w["parsing_l1"] > 0:
+                    losses["parsing_l1"] = parsing_l1(logits, target_onehot)
+                    parsing_loss += w["parsing_l1"] * losses["parsing_l1"]
+            if trains_gi:
+                guide = target_onehot if phase == PHASE_IMAGE else self._guide(logits)
+                fake = self.image_generator({
+                    "source_image": data["source_image"],
+                    "source_parsing_onehot": data["source_parsing_onehot"],
+                    "parsing_guide": guide,
+                    "target_heatmaps": data["target_heatmaps"]}, training=True)["image"]
+                losses["l1"] = l1_loss(fake, target)
+                image_loss = w["l1"] * losses["l1"]
+                if w["perceptual"] > 0:
+                    losses["perceptual"] = self.perceptual_loss(fake, target)
+                    image_loss += w["perceptual"] * losses["perceptual"]
+                if w["gan"] > 0:
+                    with tape.stop_recording():
+                        losses.update(self._discriminator_update(data, ops.stop_gradient(fake),
+                                                                 replicas))
+                    losses["g_gan"] = 0.5 * (
+                        generator_adversarial_loss(self._pose_scores(data, fake),
+                                                   self.gan_kind)
+                        + generator_adversarial_loss(self._appearance_scores(data, fake),
+                                                     self.gan_kind))
+                    image_loss += w["gan"] * losses["g_gan"]
+            losses["g_total"] = parsing_loss + image_loss
+            # Parsing and image losses reach disjoint variables (the guide has no gradient), so
+            # one backward pass of their (separately loss-scaled) sum gives both gradients.
+            scaled = 0.0
+            if trains_gp:
+                scaled += self.g_optimizer.scale_loss(parsing_loss / replicas)
+            if trains_gi:
+                scaled += self.gi_optimizer.scale_loss(image_loss / replicas)
+        grads = tape.gradient(scaled, gp_vars + gi_vars)
+        if trains_gp:
+            self.g_optimizer.apply(grads[:len(gp_vars)], gp_vars)
+        if trains_gi:
+            self.gi_optimizer.apply(grads[len(gp_vars):], gi_vars)
+        for name, value in losses.items():
+            self._trackers[name].update_state(value)
+        return {n: self._trackers[n].result() for n in self.phase_losses(phase)}
+
+    def _pose_scores(self, data, images):
+        return self.pose_discriminator({"target_heatmaps": data["target_heatmaps"],
+                                        "image": images}, training=True)["score"]
+
+    def _appearance_scores(self, data, images):
+        return self.appearance_discriminator({"image": images,
+                                              "source_image": data["source_image"]},
+                                             training=True)["score"]
+
+    def _discriminator_update(self, data, fake, replicas):
+        """One update of both discriminators on (real, fake); real and fake share a batch
+        (instance norm is per sample, so this equals two separate calls)."""
+        w, kind = self.loss_weights_["gan"], self.gan_kind
+        both = ops.concatenate([data["target_image"], ops.cast(fake, "float32")], axis=0)
+        twice = lambda x: ops.concatenate([x, x], axis=0)  # noqa: E731
+        d_vars = self._discriminator_variables()
+        with tf.GradientTape() as tape:
+            pose = self.pose_discriminator({"target_heatmaps": twice(data["target_heatmaps"]),
+                                            "image": both}, training=True)["score"]
+            app = self.appearance_discriminator({"image": both,
+                                                 "source_image": twice(data["source_image"])},
+                                                training=True)["score"]
+            d_pose = discriminator_loss(*ops.split(pose, 2, axis=0), kind=kind)
+            d_app = discriminator_loss(*ops.split(app, 2, axis=0), kind=kind)
+            scaled = self.d_optimizer.scale_loss(w * (d_pose + d_app) / replicas)
+        grads = tape.gradient(scaled, d_vars)
+        self.d_optimizer.apply(grads, d_vars)
+        return {"d_pose": d_pose, "d_appearance": d_app}
+
+    # -- evaluation ------------------------------------------------------------------------
+    def test_step(self, data):
+        """L1 and SSIM of generated vs target (full G_p -> G_i path), parsing accuracy."""
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        out = self(data, training=False)
+        image = ops.cast(out["image"], "float32")
+        target = data["target_image"]
+        predicted = ops.argmax(out["parsing_logits"], axis=-1)
+        truth = ops.argmax(data["target_parsing_onehot"], axis=-1)
+        per_image_l1 = ops.mean(ops.abs(image - target), axis=(1, 2, 3))
+        self._trackers["l1"].update_state(per_image_l1)
+        self._trackers["ssim"].update_state(ssim(image, target, data_range=2.0))
+        self._trackers["parsing_accuracy"].update_state(
+            ops.mean(ops.cast(ops.equal(predicted, truth), "float32"), axis=(1, 2)))
+        return {n: self._trackers[n].result() for n in EVAL_NAMES}

@@ -1,0 +1,62 @@
+"""Pixel, parsing and GAN losses against NumPy references written here."""
+
+import numpy as np
+import pytest
+
+from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
+                             parsing_cross_entropy, parsing_l1)
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_l1_is_mean_absolute_difference():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 5, 4, 3)), rng.normal(size=(2, 5, 4, 3))
+    np.testing.assert_allclose(float(l1_loss(a, b)), np.abs(a - b).mean(), rtol=1e-5)
+
+
+def test_parsing_losses_match_numpy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 6, 5, 12)).astype(np.float32) * 3
+    labels = rng.integers(0, 12, size=(2, 6, 5))
+    onehot = np.eye(12, dtype=np.float32)[labels]
+    p = _softmax(logits.astype(np.float64))
+    ce = -np.log(np.take_along_axis(p, labels[..., None], -1)).mean()
+    np.testing.assert_allclose(float(parsing_cross_entropy(logits, onehot)), ce, rtol=1e-5)
+    np.testing.assert_allclose(float(parsing_l1(logits, onehot)), np.abs(p - onehot).mean(),
+                               rtol=1e-5)
+    # A confident correct prediction has near-zero losses.
+    sure = onehot * 50.0
+    assert float(parsing_cross_entropy(sure, onehot)) < 1e-6
+    assert float(parsing_l1(sure, onehot)) < 1e-6
+
+
+def test_lsgan_matches_formula():
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(2, 4, 3, 256)), rng.normal(size=(2, 4, 3, 256))
+    want_d = 0.5 * (((real - 1) ** 2).mean() + (fake ** 2).mean())
+    np.testing.assert_allclose(float(discriminator_loss(real, fake, "lsgan")), want_d, rtol=1e-5)
+    np.testing.assert_allclose(float(generator_adversarial_loss(fake, "lsgan")),
+                               ((fake - 1) ** 2).mean(), rtol=1e-5)
+
+
+def test_log_gan_matches_formula_and_is_stable():
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(2, 4, 3, 8)) * 3, rng.normal(size=(2, 4, 3, 8)) * 3
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    want_d = 0.5 * (-np.log(sig(real)).mean() - np.log(1 - sig(fake)).mean())
+    np.testing.assert_allclose(float(discriminator_loss(real, fake, "log")), want_d, rtol=1e-5)
+    np.testing.assert_allclose(float(generator_adversarial_loss(fake, "log")),
+                               -np.log(sig(fake)).mean(), rtol=1e-5)
+    # Large scores do not overflow (log(1 + exp(-|x|)) form).
+    big = np.full((1, 2, 2, 1), 200.0, np.float32)
+    assert np.isfinite(float(discriminator_loss(big, -big, "log")))
+    np.testing.assert_allclose(float(generator_adversarial_loss(-big, "log")), 200.0, rtol=1e-5)
+
+
+def test_unknown_gan_kind_is_refused():
+    with pytest.raises(ValueError, match="lsgan"):
+        discriminator_loss(np.zeros((1, 1)), np.zeros((1, 1)), "hinge")
