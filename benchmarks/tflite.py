@@ -1,0 +1,146 @@
+"""TFLite variants of a generator export: size, latency (batch 1) and PSNR against the SavedModel.
+
+    python -m benchmarks.tflite --config tiny --run RUN_DIR          # trained weights
+    python -m benchmarks.tflite --config official --repeats 3        # random, BN-calibrated
+
+Also the `tflite` stage of `benchmarks/run.py` (`measure_tflite`). Every variant is converted from
+the same `pinet-tf export` SavedModel and run with `ai_edge_litert` on `--threads` threads;
+latency is the median of `--repeats` calls after one warm-up; PSNR compares the uint8 images with
+the SavedModel's on held-out synthetic people (not the int8 calibration samples). Without --run the
+weights are random with BatchNorm statistics taken from one batch, so activations are O(1):
+quantisation PSNR on such weights is far below trained weights' (the tests check the thresholds
+on trained weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+VARIANTS = {"fp32": "none", "fp16": "float16", "dynamic-int8": "dynamic-int8", "int8": "int8"}
+
+
+def calibrated_random_generator(cfg, seed=0):
+    """Random weights, BN moving statistics from one training-mode batch of synthetic people."""
+    import keras
+
+    from pinet_tf.export.tflite import synthetic_inputs
+    from pinet_tf.models import build_generator
+    from pinet_tf.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
+
+    keras.utils.set_random_seed(seed)
+    generator = build_generator(cfg)
+    items = synthetic_inputs(cfg, 4, seed + 100)
+    x = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
+    h, w = cfg.image_size
+    inputs = {"source_image": image_to_float(x["source_image"]),
+              "source_parsing_onehot": parsing_to_onehot(x["source_parsing"]),
+              "source_heatmaps": keypoints_to_heatmaps(x["source_keypoints"], h, w,
+                                                       cfg.heatmap_sigma),
+              "target_heatmaps": keypoints_to_heatmaps(x["target_keypoints"], h, w,
+                                                       cfg.heatmap_sigma)}
+    bns = [l for l in generator._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    generator(inputs, training=True)
+    for layer in bns:
+        layer.momentum = 0.9
+    return generator
+
+
+def make_export(cfg, base, run=None):
+    """Export the run's generator (or calibrated random weights) to base/1; returns the path."""
+    from pinet_tf.export.savedmodel import export_saved_model
+    from pinet_tf.models.io import load_generator
+
+    if run:
+        generator, cfg = load_generator(run)
+    else:
+        generator = calibrated_random_generator(cfg)
+    return export_saved_model(generator, cfg, base), cfg
+
+
+def _median_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) -> dict:
+    import tensorflow as tf
+
+    from pinet_tf.export import tflite
+
+    if quick:
+        repeats, samples = min(repeats, 2), min(samples, 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        path, cfg = make_export(cfg, os.path.join(tmp, "pinet"), run)
+        items = tflite.synthetic_inputs(cfg, samples, seed=99)
+        held_out = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
+        loaded = tf.saved_model.load(path)
+        fn = loaded.signatures["serving_default"]
+        reference = {k: v.numpy() for k, v in fn(**held_out).items()}
+        one = items[0]
+        result = {"config": cfg.name, "image_size": list(cfg.image_size), "threads": threads,
+                  "weights": f"trained ({run})" if run else "random, BN-calibrated",
+                  "savedmodel": {"median_s": _median_time(lambda: fn(**one), repeats),
+                                 "variables_mb": sum(os.path.getsize(os.path.join(d, f))
+                                                     for d, _, fs in os.walk(
+                                                         os.path.join(path, "variables"))
+                                                     for f in fs) / 1e6},
+                  "variants": {}}
+        for name, mode in VARIANTS.items():
+            start = time.perf_counter()
+            blob = tflite.convert(path, mode, calibration_samples=4 if quick else 16)
+            convert_s = time.perf_counter() - start
+            runner = tflite.TFLiteRunner(blob, num_threads=threads)
+            out = runner(**held_out)
+            result["variants"][name] = {
+                "quantize": mode, "size_mb": len(blob) / 1e6, "convert_s": convert_s,
+                "median_s": _median_time(lambda: runner(**one), repeats),
+                "psnr_db": tflite.psnr_uint8(out["image"], reference["image"]),
+                "parsing_agreement": float(np.mean(out["parsing"] == reference["parsing"])),
+            }
+    return result
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from pinet_tf.config import ModelConfig
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="tiny", choices=["official", "paper", "tiny"])
+    p.add_argument("--run", help="RUN_DIR with trained weights (default: random weights)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--samples", type=int, default=8, help="held-out examples for PSNR")
+    p.add_argument("--out", help="write the JSON here (default: print only)")
+    args = p.parse_args(argv)
+    result = measure_tflite(ModelConfig.preset(args.config), args.repeats, args.threads,
+                            run=args.run, samples=args.samples)
+    print(f"{result['config']} {result['image_size']}, {result['weights']}, "
+          f"{args.threads} threads; SavedModel b1 {result['savedmodel']['median_s'] * 1e3:.1f} ms")
+    print(f"{'variant':>13} {'size MB':>8} {'b1 ms':>8} {'PSNR dB':>8} {'parsing':>8}")
+    for name, v in result["variants"].items():
+        print(f"{name:>13} {v['size_mb']:8.2f} {v['median_s'] * 1e3:8.1f} {v['psnr_db']:8.1f} "
+              f"{v['parsing_agreement']:8.3f}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
