@@ -1,0 +1,145 @@
+"""`pinet-tf serve` (gRPC/REST server of an export) and `pinet-tf client` (one pose transfer)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+
+
+def serve(args) -> int:
+    from pinet_tf.serving.server import ModelServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server = ModelServer(args.model_base_path, args.model_name, port=args.port, host=args.host,
+                         rest_port=args.rest_port, poll_seconds=args.poll_seconds,
+                         max_workers=args.max_workers,
+                         max_concurrent_rpcs=args.max_concurrent_rpcs,
+                         max_message_bytes=args.max_message_mb * 1024 * 1024,
+                         max_batch_size=args.max_batch_size)
+    stopping = []
+
+    def on_signal(signum, _frame):
+        stopping.append(signum)
+        server.stop(grace=args.grace_seconds)  # finishes in-flight requests, then returns
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        print(f"serving model {server.model_name!r} from {server.manager.base_path} on "
+              f"{args.host}:{server.port}" + (f", REST port {server.rest_port}"
+                                               if args.rest_port is not None else ""), flush=True)
+        while not server.wait(timeout=1.0):
+            pass
+    finally:
+        server.stop(grace=args.grace_seconds)  # no-op when a signal already stopped it
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"stopped ({signal.Signals(stopping[0]).name if stopping else 'stop'})", flush=True)
+    return 0
+
+
+def read_keypoints(path: str):
+    """18 (y, x) pairs from JSON (a list, or {"keypoints": list}) or .npy; -1 = missing."""
+    import numpy as np
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"keypoints file not found: {path}")
+    if path.endswith(".npy"):
+        kp = np.load(path)
+    else:
+        with open(path) as f:
+            try:
+                data = json.load(f)
+            except ValueError as e:
+                raise ValueError(f"{path}: not JSON ({e}); expected 18 [y, x] pairs") from e
+        kp = np.asarray(data["keypoints"] if isinstance(data, dict) else data, np.float64)
+    kp = np.asarray(kp, np.float32)
+    if kp.shape != (18, 2):
+        raise ValueError(f"{path}: keypoints have shape {kp.shape}, expected (18, 2) "
+                         f"(y, x) pairs in COCO-18 order")
+    return kp
+
+
+def _read_png(path: str, mode: str, what: str):
+    import numpy as np
+    from PIL import Image
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    with Image.open(path) as im:
+        if mode == "RGB":
+            return np.asarray(im.convert("RGB"), np.uint8)
+        if im.mode not in ("L", "P"):
+            raise ValueError(f"{path}: parsing must be a single-channel label PNG (mode L or P), "
+                             f"got mode {im.mode}")
+        return np.asarray(im, np.uint8)
+
+
+def client(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from pinet_tf.serving.client import PoseTransferClient
+
+    if not args.out.lower().endswith(".png"):
+        raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    image = _read_png(args.source, "RGB", "source image")
+    parsing = _read_png(args.source_parsing, "L", "source parsing")
+    source_kp, target_kp = read_keypoints(args.source_keypoints), \
+        read_keypoints(args.target_keypoints)
+    import grpc
+    with PoseTransferClient(args.server, args.model_name, timeout=args.timeout) as c:
+        try:
+            expected = c.metadata()["signatures"]["serving_default"]["inputs"]
+            h, w = expected["source_image"][1][1:3]
+            if image.shape[:2] != (h, w) or parsing.shape != (h, w):
+                raise ValueError(f"the model takes {h}x{w} images; {args.source} is "
+                                 f"{image.shape[0]}x{image.shape[1]} and {args.source_parsing} "
+                                 f"is {parsing.shape[0]}x{parsing.shape[1]}")
+            out = c.predict(source_image=image[None], source_parsing=parsing[None],
+                            source_keypoints=source_kp[None], target_keypoints=target_kp[None])
+        except grpc.RpcError as e:
+            raise ValueError(f"server {args.server}: {e.code().name}: {e.details()}") from e
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tmp = args.out + ".tmp.png"
+    Image.fromarray(out["image"][0]).save(tmp)
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+    if args.out_parsing:
+        Image.fromarray(out["parsing"][0]).save(args.out_parsing)
+        print(f"wrote {args.out_parsing}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("serve", help="serve an export over gRPC (TF-Serving API)")
+    p.add_argument("--model-base-path", required=True, help="BASE holding <version>/ folders")
+    p.add_argument("--model-name", help="name clients use (default: BASE's folder name)")
+    p.add_argument("--port", type=int, default=8500)
+    p.add_argument("--rest-port", type=int, help="also serve TF-Serving's REST API here")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--poll-seconds", type=float, default=2.0,
+                   help="how often to look for a new version")
+    p.add_argument("--max-workers", type=int, default=8, help="request threads")
+    p.add_argument("--max-concurrent-rpcs", type=int, default=32,
+                   help="RPCs admitted at once (RESOURCE_EXHAUSTED beyond)")
+    p.add_argument("--max-message-mb", type=int, default=64, help="largest request, MiB")
+    p.add_argument("--max-batch-size", type=int, default=16)
+    p.add_argument("--grace-seconds", type=float, default=10.0,
+                   help="on SIGTERM, time given to in-flight requests")
+    p.set_defaults(func=serve)
+
+    p = subparsers.add_parser("client", help="one pose transfer through a gRPC server")
+    p.add_argument("--server", required=True, help="HOST:PORT")
+    p.add_argument("--model-name", default="pinet")
+    p.add_argument("--source", required=True, help="source image (PNG/JPEG, the model's size)")
+    p.add_argument("--source-keypoints", required=True,
+                   help="JSON list of 18 [y, x] pairs (or .npy), -1 = missing")
+    p.add_argument("--source-parsing", required=True, help="label PNG, classes 0..11")
+    p.add_argument("--target-keypoints", required=True, help="same format as --source-keypoints")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--out-parsing", help="also write the predicted target parsing (label PNG)")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=client)
