@@ -480,7 +480,7 @@ def stage_train_tf(p):
     cfg = model_config(p["config"], p["size"])
     return ts.measure_train_step(cfg, batch_size=p["batch"], repeats=p["repeats"],
                                  mixed_precision=p.get("mixed", False),
-                                 profile_dir=p.get("profile_dir"))
+                                 profile_dir=p.get("profile_dir"), jit_compile=p.get("jit", False))
 
 
 def stage_train_torch(p):
@@ -607,6 +607,7 @@ def all_stages(args) -> list:
                 env={"TF_ENABLE_ONEDNN_OPTS": "0"}),
           Stage("forward_keras_b1_bnfold", "variants", "forward_keras",
                 {"batch": 1, "bnfold": True}),
+          Stage("train_tf_b4_xla", "variants", "train_tf", {"batch": 4, "jit": True}),
           Stage("forward_ab_b1", "variants", "forward_ab", {"batch": 1}),
           Stage("forward_ab_b8", "variants", "forward_ab", {"batch": 8})]
     return s
