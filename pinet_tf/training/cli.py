@@ -19,6 +19,7 @@ def train(args) -> int:
         (60_000, 60_000, 90_000) if args.schedule == "paper" else (700 * 4000 // 6,))
     options = dict(schedule=args.schedule, steps=steps, batch_size=args.batch_size,
                    learning_rate=args.lr, perceptual_weight=args.perceptual_weight,
+                   gan_weight=args.gan_weight,
                    vgg_weights=args.vgg_weights, mixed_precision=args.mixed_precision,
                    strategy=args.strategy, seed=args.seed)
     for name in ("checkpoint_every", "log_every", "image_every"):
@@ -59,6 +60,8 @@ def register(subparsers) -> None:
                    help="local VGG19 notop weights (.h5) for the perceptual loss")
     p.add_argument("--perceptual-weight", type=float, default=None,
                    help="perceptual loss weight (default 0.5 paper / 1 official; 0 needs no VGG)")
+    p.add_argument("--gan-weight", type=float, default=5.0,
+                   help="weight of the adversarial losses (paper and code: 5)")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 with loss "
                    "scaling")
     p.add_argument("--strategy", default="default", choices=["default", "mirrored",

@@ -85,6 +85,11 @@ class TrainConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
+        if self.perceptual_weight > 0 and not self.vgg_weights:
+            raise ValueError(
+                f"perceptual weight is {self.perceptual_weight} but no VGG19 weights were given "
+                f"(nothing is downloaded): pass --vgg-weights PATH (Keras's "
+                f"vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) or --perceptual-weight 0")
         if self.gan_kind not in GAN_KINDS:
             raise ValueError(f"gan_kind must be one of {GAN_KINDS}, got {self.gan_kind!r}")
         if not 0 <= self.decay_steps <= self.total_steps:

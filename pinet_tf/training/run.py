@@ -151,8 +151,15 @@ def train(cfg: ModelConfig, train_cfg: TrainConfig, out: str, data: str | None =
             keras.mixed_precision.set_global_policy("float32")
 
 
+def numeric_features(ds):
+    """Drop the string fields (source_name, target_name): the step does not use them, and
+    distributing string tensors across replicas fails (AddN on strings)."""
+    return ds.map(lambda d: {k: v for k, v in d.items() if v.dtype != tf.string})
+
+
 def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, verbose=1):
     """`fit` from the trainer's current step to train_cfg.total_steps."""
+    train_ds = numeric_features(train_ds)
     total = train_cfg.total_steps
     remaining = total - int(trainer.step.numpy())
     if remaining <= 0:
@@ -179,7 +186,7 @@ def run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=1):
     """The multi-worker loop: the same per-phase step in `strategy.run`, one tf.function per
     phase. Every worker saves (a collective op); only the chief writes into RUN_DIR."""
     total = train_cfg.total_steps
-    dist = iter(strategy.experimental_distribute_dataset(train_ds))
+    dist = iter(strategy.experimental_distribute_dataset(numeric_features(train_ds)))
     chief = _is_chief(strategy)
     if not chief:
         task = strategy.cluster_resolver.task_id
@@ -220,7 +227,7 @@ def finish(trainer, cfg, records, out, sample, evaluate=True, chief=True) -> dic
     if evaluate:
         test_ds = datasets.make_dataset(records, "test", cfg, 4, training=False,
                                         deterministic=True)
-        metrics = trainer.evaluate(test_ds, verbose=0, return_dict=True)
+        metrics = trainer.evaluate(numeric_features(test_ds), verbose=0, return_dict=True)
         result["metrics"] = {k: float(v) for k, v in metrics.items()}
     if not chief:
         return result
