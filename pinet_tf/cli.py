@@ -14,7 +14,6 @@ VERB_MODULES = [
     "pinet_tf.models.cli",
     "pinet_tf.datasets.cli",
     "pinet_tf.training.cli",
-    "pinet_tf.training.cli",
     "pinet_tf.inference.cli",
     "pinet_tf.export.torch_cli",
     "pinet_tf.export.cli",
