@@ -67,4 +67,6 @@ def texture_transfer(generator, cfg: ModelConfig, source_image, source_parsing, 
     if regions.shape.rank == 1:
         regions = regions[None]
     mask = tf.reduce_sum(source_onehot * regions[:, None, None, :], axis=-1, keepdims=True) > 0.5
-    return tf.where(mask, float_to_uint8(rendered), tf.cast(source_image, tf.uint8))
+    # Selected in int32: TFLite has no uint8 SelectV2 (the export-tflite of texture_transfer).
+    return tf.cast(tf.where(mask, tf.cast(float_to_uint8(rendered), tf.int32),
+                            tf.cast(source_image, tf.int32)), tf.uint8)

@@ -87,3 +87,21 @@ def test_bad_arguments(exp, tmp_path):
         tflite.convert(exp.path, "int4")
     with pytest.raises(FileNotFoundError, match="no saved_model.pb"):
         tflite.convert(str(tmp_path), "none")
+
+
+def test_texture_transfer_converts_and_matches(exp):
+    """The second signature converts to builtin ops too and keeps the unedited pixels exact."""
+    path = exp.path
+    src, cond = batch(exp.cfg, 2, seed=31), batch(exp.cfg, 2, seed=32)
+    regions = np.zeros((2, 12), np.uint8)
+    regions[:, [2, 4]] = 1
+    arrays = dict(source_image=src["source_image"], source_parsing=src["source_parsing"],
+                  source_keypoints=src["source_keypoints"], condition_image=cond["source_image"],
+                  condition_parsing=cond["source_parsing"], regions=regions)
+    loaded = tf.saved_model.load(path)
+    ref = loaded.signatures["texture_transfer"](**arrays)["image"].numpy()
+    out = tflite.TFLiteRunner(tflite.convert(path, "none", signature="texture_transfer"),
+                              "texture_transfer")(**arrays)["image"]
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+    keep = ~regions[np.arange(2)[:, None, None], src["source_parsing"]].astype(bool)
+    np.testing.assert_array_equal(out[keep], src["source_image"][keep])
