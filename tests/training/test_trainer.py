@@ -200,3 +200,18 @@ def test_compile_refuses_perceptual_weight_without_vgg():
         trainer.compile(schedule="paper")
     with pytest.raises(ValueError, match="steps_per_execution"):
         trainer.compile(schedule="official", perceptual=0, steps_per_execution=2)
+
+
+def test_step_with_perceptual_loss_from_local_vgg_weights(tmp_path):
+    from pinet_tf.losses import VGGPerceptualLoss
+
+    keras.utils.set_random_seed(0)
+    path = str(tmp_path / "vgg19_random.weights.h5")
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
+    trainer = PINetTrainer(MICRO)
+    trainer.compile(schedule="official", perceptual_loss=VGGPerceptualLoss(path),
+                    run_eagerly=True)
+    before = _values(trainer.image_generator.trainable_variables)
+    logs = trainer.phase_train_step(3, next(iter(contract_dataset(MICRO, n=2, batch_size=2))))
+    assert float(logs["perceptual"]) > 0 and np.isfinite(float(logs["g_total"]))
+    assert _moved(before, trainer.image_generator.trainable_variables)
