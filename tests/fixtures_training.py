@@ -6,7 +6,10 @@ test and the export / evaluation / inference tests reuse it. Treat it as read-on
 
 Why these settings: at the authors' learning rate (2e-4) a few hundred steps cannot even rescale
 the output layers (each output passes a BatchNorm whose gamma/beta Adam moves by ~lr per step), so
-the tiny run uses 2e-3; the perceptual weight is 0 because no VGG19 weights exist offline.
+the tiny run uses 4e-3; the GAN weight is 0 (at this length the adversarial term only adds noise
+that costs L1: held-out L1 0.274 with weight 5 at lr 2e-3, 0.250-0.270 with 1 and 0.241 with 0 at
+lr 4e-3, measured 2026-11-25; the GAN step is tested compiled in test_distribute.py and eagerly in
+test_trainer.py); the perceptual weight is 0 because no VGG19 weights exist offline.
 """
 
 import os
@@ -14,9 +17,10 @@ import os
 import pytest
 
 #: Steps of the three phases (parsing, image, joint), batch size and learning rate of the run.
-TINY_RUN_STEPS = (120, 60, 100)
+TINY_RUN_STEPS = (100, 80, 100)
 TINY_RUN_BATCH = 8
-TINY_RUN_LR = 2e-3
+TINY_RUN_LR = 4e-3
+TINY_RUN_GAN_WEIGHT = 0.0
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +31,8 @@ def trained_tiny_run(tiny_records, tmp_path_factory):
     argv = ["train", "--config", "tiny", "--data", tiny_records, "--out", out,
             "--schedule", "paper", "--steps", ",".join(map(str, TINY_RUN_STEPS)),
             "--batch-size", str(TINY_RUN_BATCH), "--lr", str(TINY_RUN_LR),
-            "--perceptual-weight", "0", "--checkpoint-every", "100", "--log-every", "20",
+            "--perceptual-weight", "0", "--gan-weight", str(TINY_RUN_GAN_WEIGHT),
+            "--checkpoint-every", "100", "--log-every", "20",
             "--image-every", "100", "--verbose", "0"]
     assert main(argv) == 0, "the tiny training run failed"
     assert os.path.isfile(os.path.join(out, "generator.weights.h5"))

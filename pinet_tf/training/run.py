@@ -110,11 +110,20 @@ def resolve_data(data, out, cfg, seed=0):
     return datasets.prepare_synthetic(os.path.join(out, "data"), cfg, identities, poses, seed)
 
 
-def _sample_batch(records, cfg, n=4):
+def _held_out(records, cfg, batch_size):
+    """The test split (the train split when the records have none), fixed order."""
     from pinet_tf import datasets
 
-    ds = datasets.make_dataset(records, "test", cfg, n, training=False, deterministic=True)
-    return next(iter(ds))
+    try:
+        return datasets.make_dataset(records, "test", cfg, batch_size, training=False,
+                                     deterministic=True)
+    except ValueError:
+        return datasets.make_dataset(records, "train", cfg, batch_size, training=False,
+                                     deterministic=True)
+
+
+def _sample_batch(records, cfg, n=4):
+    return next(iter(_held_out(records, cfg, n)))
 
 
 def train(cfg: ModelConfig, train_cfg: TrainConfig, out: str, data: str | None = None,
@@ -221,12 +230,11 @@ def run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=1):
 
 def finish(trainer, cfg, records, out, sample, evaluate=True, chief=True) -> dict:
     """Final weights, held-out metrics and the results picture."""
-    from pinet_tf import datasets, drawing
+    from pinet_tf import drawing
 
     result = {"step": int(trainer.step.numpy())}
     if evaluate:
-        test_ds = datasets.make_dataset(records, "test", cfg, 4, training=False,
-                                        deterministic=True)
+        test_ds = _held_out(records, cfg, 4)
         metrics = trainer.evaluate(numeric_features(test_ds), verbose=0, return_dict=True)
         result["metrics"] = {k: float(v) for k, v in metrics.items()}
     if not chief:
