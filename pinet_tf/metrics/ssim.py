@@ -35,7 +35,10 @@ def gaussian_window_1d(sigma: float = SIGMA, radius: int = RADIUS) -> np.ndarray
 def ssim(images1, images2, data_range, dtype=tf.float32):
     """Per-image SSIM [B] of two batches [B,H,W,C] (uint8 or float; H, W >= 11).
 
-    `data_range` is the span of the values (255 for uint8, 2 for images in [-1, 1]). Images are
+    `data_range` is the span of the values (255 for uint8, 2 for images in [-1, 1]). SSIM is not
+    shift-invariant (the luminance term uses the means themselves): the same pictures score
+    differently in [-1, 1] than in [0, 255]; for numbers comparable with papers (computed on
+    uint8), map [-1, 1] images to [0, 1] first and pass data_range=1. Images are
     divided by it before filtering, so float32 keeps its precision for uint8 data too (SSIM is
     unchanged by a common rescaling of the images and the constants). Pass dtype=tf.float64 for
     a bit-for-bit-closer match to scikit-image.

@@ -91,3 +91,16 @@ def test_ssim_rejects_bad_shapes():
         ssim(np.zeros((1, 16, 20, 3)), np.zeros((1, 16, 21, 3)), 1.0)
     with pytest.raises(ValueError, match=r"\[B,H,W,C\]"):
         ssim(np.zeros((16, 20, 3)), np.zeros((16, 20, 3)), 1.0)
+
+
+def test_ssim_is_scale_invariant_but_not_shift_invariant():
+    """uint8 with range 255 == the same pictures in [0, 1] with range 1; in [-1, 1] (range 2)
+    the luminance term changes the number, so paper-comparable SSIM maps to [0, 1] first."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (2, 32, 24, 3)).astype(np.uint8)
+    y = np.clip(x + rng.normal(0, 40, x.shape), 0, 255).astype(np.uint8)
+    unit = lambda a: a.astype(np.float32) / 255.0
+    ref = ssim(x, y, 255).numpy()
+    np.testing.assert_allclose(ssim(unit(x), unit(y), 1.0).numpy(), ref, atol=1e-5)
+    shifted = ssim(unit(x) * 2 - 1, unit(y) * 2 - 1, 2.0).numpy()
+    assert np.all(ref - shifted > 0.1)
