@@ -179,7 +179,8 @@ def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, v
                  TrainingLogger(log_dir, sample_batch, train_cfg.log_every,
                                 train_cfg.image_every)]
     return trainer.fit(train_ds, epochs=math.ceil(remaining / steps_per_epoch),
-                       steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
+                       steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                       shuffle=False)  # the tf.data pipeline shuffles
 
 
 def _is_chief(strategy) -> bool:
