@@ -46,8 +46,18 @@ class ParsingGuide(keras.layers.Layer):
         return {**super().get_config(), "feed": self.feed}
 
 
-def _input(cfg: ModelConfig, name: str, channels: int):
-    return keras.Input((cfg.image_height, cfg.image_width, channels), name=name)
+#: Input names of G_p (and of the composed generator) and of G_i, in the authors' channel order.
+PARSING_GENERATOR_INPUTS = ("source_image", "source_parsing_onehot", "source_heatmaps",
+                            "target_heatmaps")
+IMAGE_GENERATOR_INPUTS = ("source_image", "source_parsing_onehot", "parsing_guide",
+                          "target_heatmaps")
+_CHANNELS = {"source_image": 3, "source_parsing_onehot": NUM_CLASSES, "parsing_guide": NUM_CLASSES,
+             "source_heatmaps": NUM_KEYPOINTS, "target_heatmaps": NUM_KEYPOINTS}
+
+
+def _inputs(cfg: ModelConfig, names) -> dict:
+    return {n: keras.Input((cfg.image_height, cfg.image_width, _CHANNELS[n]), name=n)
+            for n in names}
 
 
 def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, prefix: str):
@@ -80,15 +90,8 @@ def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, pre
 
 def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
     """G_p: (source image, source parsing, source and target pose) -> target parsing logits."""
-    inputs = {
-        "source_image": _input(cfg, "source_image", 3),
-        "source_parsing_onehot": _input(cfg, "source_parsing_onehot", NUM_CLASSES),
-        "source_heatmaps": _input(cfg, "source_heatmaps", NUM_KEYPOINTS),
-        "target_heatmaps": _input(cfg, "target_heatmaps", NUM_KEYPOINTS),
-    }
-    x = keras.layers.Concatenate(name="gp_inputs")(
-        [inputs[k] for k in ("source_image", "source_parsing_onehot", "source_heatmaps",
-                             "target_heatmaps")])
+    inputs = _inputs(cfg, PARSING_GENERATOR_INPUTS)
+    x = keras.layers.Concatenate(name="gp_inputs")([inputs[k] for k in PARSING_GENERATOR_INPUTS])
     logits = _encoder_decoder(x, cfg, cfg.parsing_encoder_widths, NUM_CLASSES, "gp")
     logits = keras.layers.Activation("linear", dtype="float32", name="parsing_logits")(logits)
     return keras.Model(inputs, {"parsing_logits": logits}, name="parsing_generator")
@@ -96,15 +99,8 @@ def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
 
 def build_image_generator(cfg: ModelConfig) -> keras.Model:
     """G_i: (source image, source parsing, parsing guide, target pose) -> image in [-1, 1]."""
-    inputs = {
-        "source_image": _input(cfg, "source_image", 3),
-        "source_parsing_onehot": _input(cfg, "source_parsing_onehot", NUM_CLASSES),
-        "parsing_guide": _input(cfg, "parsing_guide", NUM_CLASSES),
-        "target_heatmaps": _input(cfg, "target_heatmaps", NUM_KEYPOINTS),
-    }
-    x = keras.layers.Concatenate(name="gi_inputs")(
-        [inputs[k] for k in ("source_image", "source_parsing_onehot", "parsing_guide",
-                             "target_heatmaps")])
+    inputs = _inputs(cfg, IMAGE_GENERATOR_INPUTS)
+    x = keras.layers.Concatenate(name="gi_inputs")([inputs[k] for k in IMAGE_GENERATOR_INPUTS])
     x = _encoder_decoder(x, cfg, cfg.image_encoder_widths, 3, "gi")
     image = ClipImage(name="image")(x)
     return keras.Model(inputs, {"image": image}, name="image_generator")
@@ -119,12 +115,7 @@ def build_generator(cfg: ModelConfig, parsing_generator=None, image_generator=No
     """
     parsing_generator = parsing_generator or build_parsing_generator(cfg)
     image_generator = image_generator or build_image_generator(cfg)
-    inputs = {
-        "source_image": _input(cfg, "source_image", 3),
-        "source_parsing_onehot": _input(cfg, "source_parsing_onehot", NUM_CLASSES),
-        "source_heatmaps": _input(cfg, "source_heatmaps", NUM_KEYPOINTS),
-        "target_heatmaps": _input(cfg, "target_heatmaps", NUM_KEYPOINTS),
-    }
+    inputs = _inputs(cfg, PARSING_GENERATOR_INPUTS)
     logits = parsing_generator(inputs)["parsing_logits"]
     guide = ParsingGuide(cfg.parsing_feed, name="parsing_guide")(logits)
     image = image_generator({
