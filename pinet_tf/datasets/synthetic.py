@@ -5,9 +5,11 @@ on-disk layout* as the authors' data (``train/``, ``test/``, ``trainSPL2/``, ``t
 two CSVs per split, see `pinet_tf.datasets.patn`), so one reader and one converter serve both.
 
 Each identity has a fixed look (skin tone, hair style and colour, textured upper garment, pants /
-shorts / skirt / dress, shoes, sometimes a hat, body build). Each pose draws that identity from a
-2D kinematic skeleton (random joint angles, scale, position, front or back view) with the parts in
-depth order, over a varied background. The 12-class parsing map and the 18 COCO keypoints come
+shorts / skirt / dress, shoes, sometimes a hat, body build) and its own backdrop (gradient, floor,
+a few boxes), like one DeepFashion in-shop item shot in one studio: the backdrop varies across
+identities but not across one identity's poses, so a pose-transfer target's background is
+predictable from its source. Each pose draws that identity from a 2D kinematic skeleton (random
+joint angles, scale, position, front or back view) with the parts in depth order. The 12-class parsing map and the 18 COCO keypoints come
 from the same geometry, so they are exact. Garment textures are evaluated in the frame of the body
 part they are printed on (distance along and across the limb / torso, in units of the person's
 height), so an identity looks the same in every pose and pose transfer on it is well posed.
@@ -82,6 +84,7 @@ class Identity:
     build: float  # width multiplier
     head: float  # head size multiplier
     legs: float  # leg length multiplier
+    background: tuple  # (top colour, bottom colour, floor colour, floor level, boxes)
 
     @classmethod
     def sample(cls, rng) -> "Identity":
@@ -91,7 +94,7 @@ class Identity:
         skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(0.95, 1.05)
         lower = _LOWERS[rng.integers(4)]
         upper = garment()
-        return cls(
+        values = dict(
             skin=np.clip(skin, 0, 255), hair=_HAIR[rng.integers(len(_HAIR))],
             hairstyle=_HAIRSTYLES[rng.choice(4, p=[0.4, 0.35, 0.15, 0.1])],
             upper=upper, sleeves=_SLEEVES[rng.integers(3)], lower=lower,
@@ -100,6 +103,13 @@ class Identity:
             hat=_colour(rng) if rng.uniform() < 0.25 else None,
             build=float(rng.uniform(0.88, 1.15)), head=float(rng.uniform(0.92, 1.08)),
             legs=float(rng.uniform(0.94, 1.06)))
+        # Drawn last, so the person's look does not depend on it.
+        boxes = tuple((float(rng.uniform(0, 1)), float(rng.uniform(0, 1)),
+                       float(rng.uniform(0.05, 0.4)), float(rng.uniform(0.05, 0.5)),
+                       tuple(_colour(rng) * 0.8 + 40)) for _ in range(rng.integers(0, 4)))
+        background = (tuple(_colour(rng) * 0.5 + 120), tuple(_colour(rng) * 0.5 + 100),
+                      tuple(_colour(rng) * 0.6 + 60), float(rng.uniform(0.75, 1.0)), boxes)
+        return cls(background=background, **values)
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,6 @@ class Pose:
     arm_in_front: tuple  # (right, left)
     foreshorten: tuple  # length multipliers: upper arm, forearm, thigh, shin (right, left)
     head_turn: float
-    background: tuple  # (top colour, bottom colour, floor colour, floor level, boxes)
 
     @classmethod
     def sample(cls, rng, image_height: int, image_width: int) -> "Pose":
@@ -126,17 +135,12 @@ class Pose:
                      for _ in range(2))
         legs = tuple((float(rng.uniform(-0.2, 0.55)), float(rng.uniform(-0.35, 0.35)))
                      for _ in range(2))
-        boxes = tuple((float(rng.uniform(0, 1)), float(rng.uniform(0, 1)),
-                       float(rng.uniform(0.05, 0.4)), float(rng.uniform(0.05, 0.5)),
-                       tuple(_colour(rng) * 0.8 + 40)) for _ in range(rng.integers(0, 4)))
-        background = (tuple(_colour(rng) * 0.5 + 120), tuple(_colour(rng) * 0.5 + 100),
-                      tuple(_colour(rng) * 0.6 + 60), float(rng.uniform(0.75, 1.0)), boxes)
         return cls(height=float(h), pelvis=tuple(float(p) for p in pelvis),
                    lean=float(rng.uniform(-0.12, 0.12)),
                    facing=1 if rng.uniform() < 0.65 else -1, arms=arms, legs=legs,
                    arm_in_front=tuple(bool(rng.uniform() < 0.8) for _ in range(2)),
                    foreshorten=tuple(float(x) for x in rng.uniform(0.8, 1.0, size=8)),
-                   head_turn=float(rng.uniform(-0.25, 0.25)), background=background)
+                   head_turn=float(rng.uniform(-0.25, 0.25)))
 
 
 class _Canvas:
@@ -282,7 +286,7 @@ def render(identity: Identity, pose: Pose, image_height: int, image_width: int):
     """Draw one image. Returns (uint8 [H,W,3] image, uint8 [H,W] parsing, int [18,2] keypoints)."""
     h = pose.height
     bw = identity.build
-    canvas = _Canvas(pose.background, image_height, image_width)
+    canvas = _Canvas(identity.background, image_height, image_width)
     down = np.array([np.cos(pose.lean), np.sin(pose.lean)], np.float32)  # torso axis, (y, x)
     normal = np.array([-down[1], down[0]], np.float32)  # points image-right
     pelvis = np.array(pose.pelvis, np.float32)

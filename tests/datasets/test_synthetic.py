@@ -73,6 +73,19 @@ def test_identity_keeps_its_look_across_poses():
     assert not np.array_equal(a, b)
 
 
+def test_backdrop_belongs_to_the_identity():
+    """Background pixels of one identity agree in every pose (one studio per item, as in
+    DeepFashion in-shop), and two identities have different backdrops."""
+    shots = [synthetic.sample(0, 5, pose, 128, 88) for pose in range(3)]
+    for (a, pa, _, _), (b, pb, _, _) in zip(shots, shots[1:]):
+        both = (pa == 0) & (pb == 0)
+        assert both.sum() > 0.5 * both.size
+        np.testing.assert_array_equal(a[both], b[both])
+    other, po, _, _ = synthetic.sample(0, 6, 0, 128, 88)
+    both = (shots[0][1] == 0) & (po == 0)
+    assert np.abs(shots[0][0][both].astype(int) - other[both]).mean() > 5
+
+
 def test_written_files_match_the_csv(tiny_synthetic_data):
     ann = patn.read_annotations(os.path.join(tiny_synthetic_data, patn.annotation_csv("test")))
     name = sorted(ann)[0]
