@@ -105,8 +105,10 @@ def parse_size(text: str) -> tuple:
 def generator_flop(cfg) -> float:
     """FLOP of one generator forward at batch 1 (2 x MACs of convs and attention matmuls).
 
-    Counted from the built Keras model, so it follows any config: 247.8 GFLOP for `official`
-    (the spec's 123.9 GMAC). Elementwise ops (gates, BatchNorm, softmax) are left out.
+    Counted from the built Keras model: 247.8 GFLOP for `official` (the spec's 123.9 GMAC).
+    Elementwise ops (gates, BatchNorm, softmax) are left out. The stages use the equivalent
+    `generator_flop_torchless` (no model build, works in torch processes); the tests check that
+    the two agree.
     """
     import keras
     from pinet_tf.layers import GatedConv2D, GatedUpsample2D, SelfAttention
