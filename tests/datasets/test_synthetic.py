@@ -6,6 +6,8 @@ from PIL import Image
 
 from pinet_tf.config import KEYPOINT_NAMES, NUM_CLASSES
 from pinet_tf.datasets import patn, synthetic
+from tests.fixtures_data import (TINY_IDENTITIES, TINY_POSES, TINY_SIZE,
+                                 TINY_TEST_FRACTION)
 
 
 def _files(root):
@@ -15,9 +17,10 @@ def _files(root):
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, tiny_synthetic_data):
     again = str(tmp_path / "again")
-    synthetic.write_dataset(again, 8, 3, (64, 44), seed=0)
+    synthetic.write_dataset(again, TINY_IDENTITIES, TINY_POSES, TINY_SIZE, seed=0,
+                            test_fraction=TINY_TEST_FRACTION)
     files = _files(tiny_synthetic_data)
-    assert files == _files(again) and len(files) == 8 * 3 * 2 + 4
+    assert files == _files(again) and len(files) == TINY_IDENTITIES * TINY_POSES * 2 + 4
     _, mismatch, errors = filecmp.cmpfiles(tiny_synthetic_data, again, files, shallow=False)
     assert mismatch == [] and errors == []
     other = synthetic.sample(1, 0, 0, 64, 44)[0]
@@ -32,7 +35,7 @@ def test_train_test_identities_disjoint_and_pairs_same_identity(tiny_synthetic_d
         for a, b, _ in patn.read_pairs(os.path.join(tiny_synthetic_data, patn.pairs_csv(split))):
             assert a != b and a.split("_")[0] == b.split("_")[0]
     assert ids["train"] and ids["test"] and not ids["train"] & ids["test"]
-    assert len(ids["train"]) + len(ids["test"]) == 8
+    assert len(ids["train"]) + len(ids["test"]) == TINY_IDENTITIES
 
 
 def test_parsing_and_keypoints_agree_with_the_drawing():

@@ -10,6 +10,7 @@ import pytest
 
 from pinet_tf.config import ModelConfig
 from pinet_tf.datasets import make_dataset, tfrecords
+from tests.fixtures_data import TINY_TRAIN_PAIRS, TINY_TEST_PAIRS
 
 TINY = ModelConfig.tiny()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -19,7 +20,8 @@ def test_manifest_lists_every_shard(tiny_records):
     with open(os.path.join(tiny_records, tfrecords.MANIFEST)) as f:
         m = json.load(f)
     assert (m["image_height"], m["image_width"]) == (64, 44)
-    assert m["splits"]["train"]["pairs"] == 42 and m["splits"]["test"]["pairs"] == 6
+    assert m["splits"]["train"]["pairs"] == TINY_TRAIN_PAIRS
+    assert m["splits"]["test"]["pairs"] == TINY_TEST_PAIRS
     for split, info in m["splits"].items():
         assert sum(s["records"] for s in info["shards"]) == info["pairs"]
         for s in info["shards"]:
@@ -93,7 +95,7 @@ def test_skip_corrupt_skips_and_counts(tiny_records, tmp_path):
     ds = make_dataset(out, "train", TINY, 1, training=False, skip_corrupt=True, stats=stats)
     n = sum(1 for _ in ds)
     assert stats["corrupt_records"] == 1 and stats["corrupt_shards"] == [shard["file"]]
-    assert n == 42 - 1
+    assert n == TINY_TRAIN_PAIRS - 1
 
 
 def test_crc32c_matches_the_known_vector():
@@ -106,7 +108,7 @@ def test_make_tfrecords_cli(tiny_synthetic_data, tmp_path, capsys):
     out = str(tmp_path / "rec")
     assert main(["make-tfrecords", "--data", tiny_synthetic_data, "--out", out,
                  "--shards", "3"]) == 0
-    assert "train: 42 pairs in 3 shard(s)" in capsys.readouterr().out
+    assert f"train: {TINY_TRAIN_PAIRS} pairs in 3 shard(s)" in capsys.readouterr().out
     assert main(["make-tfrecords", "--data", str(tmp_path / "nope"), "--out", out]) == 2
     assert "data directory not found" in capsys.readouterr().err
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from pinet_tf.cli import main
+from tests.fixtures_data import TINY_TRAIN_PAIRS
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_evaluate_writes_report_images_grid_and_baselines(untrained_run, tiny_re
     from pinet_tf.metrics import fid_from_features
     assert report["metrics"]["copy_source"]["fid"] == pytest.approx(
         fid_from_features(net(src)["pool"], net(tgt)["pool"]), rel=1e-6)
-    assert "mean of 42 target images of the 'train' split" in \
+    assert f"mean of {TINY_TRAIN_PAIRS} target images of the 'train' split" in \
         report["protocol"]["baselines"]["mean_image"]
     md = open(report["files"]["markdown"]).read()
     assert "| model |" in md and "| copy_source |" in md and "## Protocol" in md
@@ -203,10 +204,10 @@ def test_evaluate_refuses_bad_arguments(untrained_run, tiny_records, tmp_path, c
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-11-25 with the fixture's 280-step run (tests/fixtures_training.py): model L1 "
-    "0.1350 / SSIM 0.3024 vs copy-source 0.1251 / 0.2622 and mean-image 0.1075 / 0.3324: the "
-    "run still outputs blurred silhouettes; strict, so this fails as soon as the run is good "
-    "enough and the marker must go"))
+    "measured 2026-11-25 with the fixture's 460-step run (tests/fixtures_training.py) on the "
+    "40-identity set with per-identity backdrops: held-out L1 0.226 vs copy-source 0.146 and "
+    "mean-image 0.222 (tests/training/proof.py scale): the run still outputs blurred "
+    "silhouettes; strict, so this fails as soon as the run is good enough and the marker must go"))
 def test_trained_tiny_run_ranks_above_both_baselines(request, tiny_records, tmp_path):
     """The training helper's session fixture `trained_tiny_run` (tests/fixtures_training.py);
     skipped only while that fixture does not exist."""
