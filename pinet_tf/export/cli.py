@@ -44,6 +44,6 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output .tflite file")
     p.add_argument("--signature", default="serving_default",
                    help="signature to convert (serving_default or texture_transfer)")
-    p.add_argument("--calibration-samples", type=int, default=16,
+    p.add_argument("--calibration-samples", type=int, default=32,
                    help="synthetic samples for int8 calibration")
     p.set_defaults(func=export_tflite)
