@@ -102,7 +102,7 @@ def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) 
                   "variants": {}}
         for name, mode in VARIANTS.items():
             start = time.perf_counter()
-            blob = tflite.convert(path, mode, calibration_samples=4 if quick else 16)
+            blob = tflite.convert(path, mode, calibration_samples=4 if quick else 32)
             convert_s = time.perf_counter() - start
             runner = tflite.TFLiteRunner(blob, num_threads=threads)
             out = runner(**held_out)
