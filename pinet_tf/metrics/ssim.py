@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from pinet_tf.metrics.pixel import check_image_pair
+
 SIGMA = 1.5
 TRUNCATE = 3.5
 K1 = 0.01
@@ -43,13 +45,7 @@ def ssim(images1, images2, data_range, dtype=tf.float32):
     unchanged by a common rescaling of the images and the constants). Pass dtype=tf.float64 for
     a bit-for-bit-closer match to scikit-image.
     """
-    x = tf.convert_to_tensor(images1)
-    y = tf.convert_to_tensor(images2)
-    if x.shape.rank != 4 or y.shape.rank != 4:
-        raise ValueError(f"ssim: expected two [B,H,W,C] batches, received shapes {x.shape} "
-                         f"and {y.shape}")
-    if x.shape.is_fully_defined() and y.shape.is_fully_defined() and x.shape != y.shape:
-        raise ValueError(f"ssim: the batches differ in shape: {x.shape} vs {y.shape}")
+    x, y = check_image_pair(images1, images2, "ssim")
     size = 2 * RADIUS + 1
     for dim, name in ((x.shape[1], "height"), (x.shape[2], "width")):
         if dim is not None and dim < size:
