@@ -47,7 +47,7 @@ def discriminator_outputs(weights_path: str):
 
 def import_torch(args) -> int:
     from pinet_tf.export.torch_import import import_discriminators, import_generator
-    from pinet_tf.models.io import save_generator
+    from pinet_tf.models.io import save_generator, save_weights_atomic
 
     if not args.out.endswith(".weights.h5"):
         raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
@@ -64,9 +64,7 @@ def import_torch(args) -> int:
     print(f"generator: {args.ckpt} -> {args.out} (config {cfg.name!r}, {n:,d} values)")
     if discriminators:
         for model, src, dst in zip(discriminators, d_paths, discriminator_outputs(args.out)):
-            tmp = dst[:-len(".weights.h5")] + ".tmp.weights.h5"
-            model.save_weights(tmp)
-            os.replace(tmp, dst)
+            save_weights_atomic(model, dst)
             print(f"{model.name}: {src} -> {dst}")
     return 0
 

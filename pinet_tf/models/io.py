@@ -22,15 +22,23 @@ def sidecar_config_path(weights_path: str) -> str:
     return base + ".config.json"
 
 
-def save_generator(generator, cfg: ModelConfig, weights_path: str) -> None:
-    """Write weights and their config atomically (temp file, then rename)."""
+def save_weights_atomic(model, weights_path: str) -> None:
+    """`model.save_weights` to a temp file, then rename: never a half-written weights file."""
     if not weights_path.endswith(".weights.h5"):
         raise ValueError(f"weights file name must end in .weights.h5, got {weights_path!r}")
     os.makedirs(os.path.dirname(os.path.abspath(weights_path)), exist_ok=True)
     tmp = weights_path[:-len(".weights.h5")] + ".tmp.weights.h5"
-    generator.save_weights(tmp)
-    cfg.save(sidecar_config_path(weights_path))
+    model.save_weights(tmp)
     os.replace(tmp, weights_path)
+
+
+def save_generator(generator, cfg: ModelConfig, weights_path: str) -> None:
+    """Write the config sidecar, then the weights atomically."""
+    if not weights_path.endswith(".weights.h5"):
+        raise ValueError(f"weights file name must end in .weights.h5, got {weights_path!r}")
+    os.makedirs(os.path.dirname(os.path.abspath(weights_path)), exist_ok=True)
+    cfg.save(sidecar_config_path(weights_path))
+    save_weights_atomic(generator, weights_path)
 
 
 def resolve_weights(source: str, config=None):
