@@ -40,6 +40,15 @@ KEYPOINT_NAMES = (
 _FEEDS = ("logits", "softmax")
 
 
+def dataclass_from_dict(cls, d: dict):
+    """`cls(**d)`, refusing unknown keys by name (a typo in a JSON config must not pass silently)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {unknown}")
+    return cls(**d)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture hyper-parameters. Widths are multiples of `ngf` / `ndf`."""
@@ -123,11 +132,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {unknown}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

@@ -20,6 +20,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from pinet_tf.config import dataclass_from_dict
 from pinet_tf.losses import GAN_KINDS, OFFICIAL_LAYERS, PAPER_LAYERS
 
 SCHEDULES = ("paper", "official")
@@ -141,11 +142,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {unknown}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
     def save(self, path) -> None:
         with open(path, "w") as f:
