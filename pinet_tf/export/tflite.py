@@ -12,7 +12,7 @@ Quantisation modes:
 * `int8`: weights and activations int8 (static ranges calibrated on synthetic people,
   `pinet_tf.datasets.synthetic`) for the convolutions, attention and most other ops; the
   uint8/float32 signature inputs and outputs stay as they are. The element-wise MUL/ADD ops
-  (gating and BatchNorm's affine) are kept float ("selective quantisation" through
+  (gating and BatchNorm's affine) and the gates' LOGISTIC / LEAKY_RELU are kept float ("selective quantisation" through
   `tf.lite.experimental.QuantizationDebugger`): quantising the pre-BatchNorm products per tensor
   cost ~10 dB of PSNR on trained tiny weights (17 dB -> 27 dB) for 1.5 % of file size, and the
   mixed model ran faster on XNNPACK than the all-int8 one (35 vs 61 ms, tiny, 2 threads).
@@ -20,11 +20,17 @@ Quantisation modes:
   min/max over all samples, so one unusual sample widens a tensor's range and costs every other
   input resolution (trained tiny weights: 16 samples 30.1 or 23.3 dB depending on the seed);
   we replace each range by the 10th/90th percentile of the per-sample minima and maxima over 32
-  samples. The in-graph input encoding is kept float too (SUB/EXP of the keypoint heatmaps,
-  ONE_HOT of the parsing; the debugger's per-layer rmse/scale put EXP worst, ~16 steps): a
-  heatmap is exp of a squared pixel distance whose int8 steps blur the peaks. Together: 33.3 dB
-  (robust ranges alone 28.6, the float encoding with min/max ranges 23.3); keeping the
-  attention matmuls/softmax or even every CONV_2D float changed nothing (28.6/28.5 dB).
+  samples. The in-graph input encoding is kept float too (SQUARED_DIFFERENCE/SUB/EXP of the
+  keypoint heatmaps, ONE_HOT of the parsing; the debugger's per-layer rmse/scale put EXP worst,
+  ~16 steps): a heatmap is exp of a squared pixel distance whose int8 steps blur the peaks.
+  Together: 33.3 dB (robust ranges alone 28.6, the float encoding with min/max ranges 23.3);
+  keeping the attention matmuls/softmax or even every CONV_2D float changed nothing (28.6/28.5
+  dB). Re-measured 2026-11-25 on a later tiny run (near-white synthetic walls): with only SUB/EXP
+  float the int8 image fell to 23.7 dB (G_p's parsing argmax agreed on 94% of pixels), because
+  the quantised SQUARED_DIFFERENCE of the heatmaps moved the pose; float SQUARED_DIFFERENCE gave
+  30.8 dB (99.3% agreement), and also keeping the gates' LOGISTIC and LEAKY_RELU float (the
+  rest of the gating, whose MUL is float already) 31.6 dB, for no size cost. Every CONV_2D
+  float on top reached only 31.7 dB, so the rest is the int8 convolutions' own rounding.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS
 
 QUANTIZE_MODES = ("none", "float16", "dynamic-int8", "int8")
 #: TFLite ops left in float by the `int8` mode (see the module doc).
-INT8_FLOAT_OPS = ("MUL", "ADD", "SUB", "EXP", "ONE_HOT")
+INT8_FLOAT_OPS = ("MUL", "ADD", "LOGISTIC", "LEAKY_RELU", "SQUARED_DIFFERENCE", "SUB", "EXP",
+                  "ONE_HOT")
 #: Percentile of the per-sample activation maxima (100 - it of the minima) taken as the range.
 INT8_RANGE_PERCENTILE = 90.0
 

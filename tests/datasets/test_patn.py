@@ -9,6 +9,7 @@ from PIL import Image
 
 from pinet_tf.datasets import parsing_labels, patn
 from pinet_tf.datasets.patn import PatnReader
+from tests.fixtures_data import TINY_TEST_PAIRS
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def _first_name(root, split="test"):
 
 def test_reads_every_pair(data):
     pairs = _read_all(data)
-    assert len(pairs) == 6
+    assert len(pairs) == TINY_TEST_PAIRS
     src, tgt = pairs[0]
     assert src.image.shape == (64, 44, 3) and src.parsing.shape == (64, 44)
     assert src.keypoints.shape == (18, 2) and src.name != tgt.name

@@ -9,7 +9,7 @@ from pinet_tf import encoding
 from pinet_tf.config import KEYPOINT_NAMES, ModelConfig
 from pinet_tf.datasets import make_dataset, patn
 from pinet_tf.datasets.pipeline import flip_pair, to_model_inputs
-from tests.fixtures_data import TINY_TRAIN_PAIRS
+from tests.fixtures_data import TINY_TEST_PAIRS, TINY_TRAIN_PAIRS
 
 TINY = ModelConfig.tiny()
 RS, LS = KEYPOINT_NAMES.index("right_shoulder"), KEYPOINT_NAMES.index("left_shoulder")
@@ -40,7 +40,7 @@ def test_element_matches_the_contract(tiny_records):
 def test_records_reproduce_the_files_bit_exact(tiny_records, tiny_synthetic_data):
     ds = make_dataset(tiny_records, "test", TINY, batch_size=6, training=False, deterministic=True)
     batches = list(ds)
-    assert sum(b["source_name"].shape[0] for b in batches) == 6
+    assert sum(b["source_name"].shape[0] for b in batches) == TINY_TEST_PAIRS
     ann = patn.read_annotations(os.path.join(tiny_synthetic_data, patn.annotation_csv("test")))
     for b in batches:
         images = encoding.float_to_uint8(b["target_image"]).numpy()

@@ -84,9 +84,11 @@ def test_backdrop_belongs_to_the_identity():
         both = (pa == 0) & (pb == 0)
         assert both.sum() > 0.5 * both.size
         np.testing.assert_array_equal(a[both], b[both])
+    # Near-white walls differ by a few grey levels (identity 6's by 4.3 on average).
     other, po, _, _ = synthetic.sample(0, 6, 0, 128, 88)
     both = (shots[0][1] == 0) & (po == 0)
-    assert np.abs(shots[0][0][both].astype(int) - other[both]).mean() > 5
+    assert np.abs(shots[0][0][both].astype(int) - other[both]).mean() > 2
+    assert shots[0][0][shots[0][1] == 0].min() >= 200  # near-white, as DeepFashion's studio
 
 
 def test_written_files_match_the_csv(tiny_synthetic_data):

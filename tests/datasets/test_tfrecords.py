@@ -67,7 +67,7 @@ def test_interrupted_conversion_leaves_no_manifest_and_is_detected(tiny_syntheti
         make_dataset(out, "train", TINY, 2, training=True)
     # running it again completes the directory
     tfrecords.convert(tiny_synthetic_data, out, shards=2)
-    assert len(list(make_dataset(out, "test", TINY, 6, training=False))) == 1
+    assert len(list(make_dataset(out, "test", TINY, 6, training=False))) == TINY_TEST_PAIRS // 6
 
 
 def _corrupt_copy(tiny_records, tmp_path):

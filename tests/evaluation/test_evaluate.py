@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from pinet_tf.cli import main
-from tests.fixtures_data import TINY_TRAIN_PAIRS
+from tests.fixtures_data import TINY_TEST_PAIRS, TINY_TRAIN_PAIRS
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +92,12 @@ def test_evaluate_writes_report_images_grid_and_baselines(untrained_run, tiny_re
     assert rc == 0, capsys.readouterr().err
     report = json.loads(out.read_text())
     n = report["protocol"]["pairs"]
-    assert n == report["data"]["pairs_in_split"] == 6
+    assert n == report["data"]["pairs_in_split"] == TINY_TEST_PAIRS
     assert report["protocol"]["image_size"] == [64, 44]
     assert report["protocol"]["resize_method"].startswith("none")
     # Generated images: one lossless PNG per pair at the data's size.
     pngs = sorted(os.listdir(report["protocol"]["generated_images"]))
-    assert len(pngs) == 6 and all(p.endswith(".png") for p in pngs)
+    assert len(pngs) == TINY_TEST_PAIRS and all(p.endswith(".png") for p in pngs)
     assert np.asarray(Image.open(os.path.join(report["protocol"]["generated_images"],
                                               pngs[0]))).shape == (64, 44, 3)
     # Baselines recomputed here from the data: copy-the-source L1 and PSNR.
@@ -111,11 +111,12 @@ def test_evaluate_writes_report_images_grid_and_baselines(untrained_run, tiny_re
         report["protocol"]["generated_images"], p)), np.float64) for p in pngs])
     assert report["metrics"]["model"]["l1"] == pytest.approx(
         np.mean(np.abs(gen - tgt)) / 255, rel=1e-5)
-    # Every metric with weights ran; IS was skipped (6 pairs < 10 splits), saying why.
+    # Every metric with weights ran (IS too: 24 pairs >= its 10 splits); nothing skipped.
     for method in ("model", "copy_source", "mean_image"):
-        assert set(report["metrics"][method]) == {"l1", "ssim", "psnr", "lpips", "fid"}
+        assert set(report["metrics"][method]) == {"l1", "ssim", "psnr", "lpips", "fid", "is",
+                                                  "is_std"}
     assert abs(report["metrics"]["copy_source"]["lpips"]) > 0
-    assert "10 splits" in report["skipped"]["is"] and set(report["skipped"]) == {"is"}
+    assert not report["skipped"], report["skipped"]
     # Weight sources with checksums.
     for w in report["weights"]:
         assert w["sha256"] == hashlib.sha256(open(w["path"], "rb").read()).hexdigest()
@@ -158,7 +159,7 @@ def test_evaluate_limit_without_weights_skips_network_metrics(untrained_run, tin
 
 
 def test_evaluate_inception_score_on_twenty_pairs(untrained_run, tiny_records, tmp_path):
-    """IS needs >= 10 pairs: the train split (42) with --limit 20 (2 per split). Identical
+    """IS needs >= 10 pairs: the train split with --limit 20 (2 per split). Identical
     predictions (the mean image) have IS exactly 1; with no other split the mean image comes
     from the evaluated targets."""
     from pinet_tf.evaluation import evaluate
@@ -203,20 +204,10 @@ def test_evaluate_refuses_bad_arguments(untrained_run, tiny_records, tmp_path, c
         main(["evaluate", "--run", "a", "--saved-model", "b", "--data", "d", "--out", "o.json"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-11-25 with the fixture's 460-step run (tests/fixtures_training.py) on the "
-    "40-identity set with per-identity backdrops: held-out L1 0.226 vs copy-source 0.146 and "
-    "mean-image 0.222 (tests/training/proof.py scale): the run still outputs blurred "
-    "silhouettes; strict, so this fails as soon as the run is good enough and the marker must go"))
-def test_trained_tiny_run_ranks_above_both_baselines(request, tiny_records, tmp_path):
-    """The training helper's session fixture `trained_tiny_run` (tests/fixtures_training.py);
-    skipped only while that fixture does not exist."""
+def test_trained_tiny_run_ranks_above_both_baselines(trained_tiny_run, tiny_records, tmp_path):
+    """The session's tiny run (tests/fixtures_training.py) on the held-out pairs: L1 and SSIM."""
     from pinet_tf.evaluation import evaluate
 
-    try:
-        trained_tiny_run = request.getfixturevalue("trained_tiny_run")
-    except pytest.FixtureLookupError:
-        pytest.skip("fixture trained_tiny_run (tests/fixtures_training.py) not available yet")
     report = evaluate(tiny_records, str(tmp_path / "trained.json"), run=trained_tiny_run,
                       progress=False)
     m = report["metrics"]

@@ -43,13 +43,6 @@ def test_trained_parsing_beats_majority_class(reports):
     assert trained["l1"] < untrained["l1"] - 0.02, (trained, untrained)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "not reached within the CI budget (measured 2026-11-25, per-identity backdrops, 40 "
-    "identities): 460 tiny steps give held-out L1 0.226 on the test identity vs 0.146 for "
-    "copy-the-source (0.102 needed) and 0.222 for the mean training image; 0.19-0.20 vs 0.135 "
-    "and 0.223 on 4 held-out identities whatever the lr (4e-3, 1e-2) or batch (4, 8). The image "
-    "generator still outputs a blurred silhouette on a mean-like backdrop: it has not learned to "
-    "carry the source's backdrop through its 1/4-resolution trunk in a few hundred steps"))
 def test_trained_image_beats_copy_and_mean_baselines(reports):
     trained, _ = reports
     verdict = passes(trained)
