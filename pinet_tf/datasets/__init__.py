@@ -16,7 +16,7 @@ def make_dataset(path, split, cfg, batch_size, training, **kwargs):
     return _make(path, split, cfg, batch_size, training, **kwargs)
 
 
-def prepare_synthetic(root, cfg, identities: int = 40, poses_per_identity: int = 4,
+def prepare_synthetic(root, cfg, identities: int = 100, poses_per_identity: int = 3,
                       seed: int = 0, test_fraction: float = 0.1) -> str:
     """Synthetic set at cfg's image size under `root`, converted to records; returns the records dir.
 

@@ -45,15 +45,14 @@ def test_trained_run_in_a_larger_photo(trained_tiny_run, tiny_synthetic_data, mo
                         for r, t in zip(results, targets)])
     copy_l1 = np.mean([np.abs(s[:, cut].astype(float) - t[:, cut]).mean()
                        for s, t in zip(sources, targets)])
-    # Since synthetic backdrops belong to the identity, copy-the-source only misses the person and
-    # the tiny run does not beat it (see tests/training/test_learning.py); a flat grey image is
-    # the baseline it does beat (measured 2026-11-25, pad: model 28.8, grey 42.9, copy 18.6).
+    # In the photo's frame the tiny run still beats copy-the-source (about 0.6x of it at the
+    # model's size, tests/training/test_learning.py) and a flat grey picture.
     grey_l1 = np.mean([np.abs(127.5 - t[:, cut].astype(float)).mean() for t in targets])
-    assert model_l1 < 0.8 * grey_l1, (model_l1, grey_l1, copy_l1)
+    assert model_l1 < copy_l1 and model_l1 < 0.8 * grey_l1, (model_l1, grey_l1, copy_l1)
     # Shrunk back to the model's size, the photo-frame result is the model's own-size result.
     drift = np.mean([np.abs(r.image[:, cut].reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
                             - n.image).mean() for r, n in zip(results, native)])
-    # Measured 2026-11-25 (per-pose backdrops then): drift 1.0 grey levels (both modes).
+    # Measured 2026-11-25 on an earlier run: drift 1.0 grey levels (both modes).
     assert drift < 3.0, (drift, copy_l1)
     for r, image in zip(results, sources):
         assert r.image.shape == image.shape
