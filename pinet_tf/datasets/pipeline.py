@@ -185,7 +185,15 @@ def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
         return to_model_inputs(ex, cfg)
 
     ds = ds.map(prepare, num_parallel_calls=num_parallel_calls, deterministic=deterministic or None)
-    ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+    drop = training if drop_remainder is None else drop_remainder
+    ds = ds.batch(batch_size, drop_remainder=drop)
+    if not repeat and not corrupt:
+        # TFRecord reads have unknown length; stating it (from the manifest, checked when read)
+        # lets Keras size the progress bar and spares users its "input ran out of data" warning
+        # at the normal end of every `evaluate`.
+        pairs = manifest["splits"][split]["pairs"]
+        batches = pairs // batch_size if drop else -(-pairs // batch_size)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
     ds = ds.with_options(options)

@@ -37,6 +37,16 @@ def test_element_matches_the_contract(tiny_records):
     assert (ex["source_parsing_onehot"].argmax(-1) == ex["source_parsing"]).all()
 
 
+def test_finite_dataset_states_its_length(tiny_records):
+    """Keras sizes `evaluate` from the cardinality (no "ran out of data" warning at its end)."""
+    full = make_dataset(tiny_records, "test", TINY, 5, training=False)
+    assert int(full.cardinality()) == -(-TINY_TEST_PAIRS // 5) == len(list(full))
+    dropped = make_dataset(tiny_records, "test", TINY, 5, training=False, drop_remainder=True)
+    assert int(dropped.cardinality()) == TINY_TEST_PAIRS // 5 == len(list(dropped))
+    endless = make_dataset(tiny_records, "train", TINY, 5, training=True, repeat=True)
+    assert int(endless.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
+
+
 def test_records_reproduce_the_files_bit_exact(tiny_records, tiny_synthetic_data):
     ds = make_dataset(tiny_records, "test", TINY, batch_size=6, training=False, deterministic=True)
     batches = list(ds)
