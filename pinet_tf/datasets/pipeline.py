@@ -187,7 +187,7 @@ def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
     ds = ds.map(prepare, num_parallel_calls=num_parallel_calls, deterministic=deterministic or None)
     drop = training if drop_remainder is None else drop_remainder
     ds = ds.batch(batch_size, drop_remainder=drop)
-    if not repeat and not corrupt:
+    if not repeat and len(files) == len(shards):  # every shard of the split readable
         # TFRecord reads have unknown length; stating it (from the manifest, checked when read)
         # lets Keras size the progress bar and spares users its "input ran out of data" warning
         # at the normal end of every `evaluate`.

@@ -12,8 +12,9 @@ one identity's poses. Near-white and plain because that is what DeepFashion's in
 walls are, and because it puts the difficulty where pose transfer's is: the person. Earlier
 versions drew mid-tone walls with a floor and boxes: the tiny model could not learn to carry them
 through its 1/4-resolution trunk in a CI-sized run, so its held-out L1 stayed at the mean image's
-(measured 2026-11-25, see `tests/fixtures_training.py`). Each pose draws that identity from a 2D kinematic skeleton (random
-joint angles, scale, position, front or back view) with the parts in depth order. The 12-class parsing map and the 18 COCO keypoints come
+(measured 2026-11-25, see `tests/fixtures_training.py`). Each pose draws that identity from a
+2D kinematic skeleton (random joint angles, scale, position, front or back view) with the parts
+in depth order. The 12-class parsing map and the 18 COCO keypoints come
 from the same geometry, so they are exact. Garment textures are evaluated in the frame of the body
 part they are printed on (distance along and across the limb / torso, in units of the person's
 height), so an identity looks the same in every pose and pose transfer on it is well posed.

@@ -12,8 +12,8 @@ Quantisation modes:
 * `int8`: weights and activations int8 (static ranges calibrated on synthetic people,
   `pinet_tf.datasets.synthetic`) for the convolutions, attention and most other ops; the
   uint8/float32 signature inputs and outputs stay as they are. The element-wise MUL/ADD ops
-  (gating and BatchNorm's affine) and the gates' LOGISTIC / LEAKY_RELU are kept float ("selective quantisation" through
-  `tf.lite.experimental.QuantizationDebugger`): quantising the pre-BatchNorm products per tensor
+  (gating and BatchNorm's affine) and the gates' LOGISTIC / LEAKY_RELU are kept float
+  ("selective quantisation" through `tf.lite.experimental.QuantizationDebugger`): quantising the pre-BatchNorm products per tensor
   cost ~10 dB of PSNR on trained tiny weights (17 dB -> 27 dB) for 1.5 % of file size, and the
   mixed model ran faster on XNNPACK than the all-int8 one (35 vs 61 ms, tiny, 2 threads).
   Activation ranges are outlier-robust (`robust_ranges`): the converter's calibration keeps the

@@ -34,10 +34,6 @@ from pinet_tf.training.trainer import PINetTrainer
 TRAIN_CONFIG = "train_config.json"
 CHECKPOINTS = "checkpoints"
 STRATEGIES = ("default", "mirrored", "multiworker")
-#: Synthetic set made when no --data is given (identities, poses per identity): many identities,
-#: because with 40 the tiny run memorised its training people (held-out L1 0.15 vs 0.11 on its
-#: training pairs; 100 x 3 closed that gap, measured 2026-11-25, tests/fixtures_data.py).
-SYNTHETIC_SIZE = (100, 3)
 
 
 def make_strategy(name: str):
@@ -106,7 +102,7 @@ def resolve_data(data, out, cfg, seed=0):
         if not os.path.isdir(data):
             raise FileNotFoundError(f"--data: records directory not found: {data}")
         return data
-    identities, poses = SYNTHETIC_SIZE
+    identities, poses = datasets.SYNTHETIC_SIZE
     print(f"no --data: making a synthetic set ({identities} identities x {poses} poses, "
           f"{cfg.image_height}x{cfg.image_width}) under {os.path.join(out, 'data')}", flush=True)
     return datasets.prepare_synthetic(os.path.join(out, "data"), cfg, identities, poses, seed)
