@@ -28,13 +28,13 @@ IS_SPLITS = 10
 
 def resolve_saved_model(path: str) -> str:
     """A SavedModel directory, or the newest integer version folder inside an export base."""
+    from pinet_tf.export.savedmodel import latest_version_dir
+
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
-    if os.path.isdir(path):
-        versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()
-                           and os.path.isfile(os.path.join(path, n, "saved_model.pb"))))
-        if versions:
-            return os.path.join(path, str(versions[-1]))
+    newest = latest_version_dir(path)
+    if newest:
+        return newest
     raise FileNotFoundError(f"{path}: no saved_model.pb here nor in a version folder inside")
 
 

@@ -178,6 +178,12 @@ def list_versions(base: str) -> list:
                   and os.path.exists(os.path.join(base, n, "saved_model.pb")))
 
 
+def latest_version_dir(base: str) -> str | None:
+    """`base/<highest version holding a saved_model.pb>`, or None when there is none."""
+    versions = list_versions(base)
+    return os.path.join(base, str(versions[-1])) if versions else None
+
+
 def next_version(base: str) -> int:
     """1 + the highest integer folder name in `base` (1 when there is none)."""
     taken = [int(n) for n in os.listdir(base) if _VERSION_RE.match(n)] \

@@ -118,13 +118,6 @@ def is_saved_model(path) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
-def latest_version(base) -> str | None:
-    """`pinet-tf export`'s BASE/<version>/ layout: the highest version holding a SavedModel."""
-    versions = [int(n) for n in os.listdir(base)
-                if n.isdigit() and is_saved_model(os.path.join(base, n))]
-    return os.path.join(base, str(max(versions))) if versions else None
-
-
 def load_predictor(path, config=None):
     """RUN_DIR, WEIGHTS (.weights.h5 + sidecar config), a SavedModel dir or an export BASE
     (its newest version) -> a predictor."""
@@ -134,8 +127,10 @@ def load_predictor(path, config=None):
                                 f".weights.h5 file or a SavedModel directory)")
     if is_saved_model(path):
         return SavedModelPredictor(path)
-    if os.path.isdir(path) and latest_version(path):
-        return SavedModelPredictor(latest_version(path))
+    from pinet_tf.export.savedmodel import latest_version_dir
+    newest = latest_version_dir(path)  # an export BASE (`pinet-tf export`'s BASE/<version>/)
+    if newest:
+        return SavedModelPredictor(newest)
     from pinet_tf.models.io import load_generator
     generator, cfg = load_generator(path, config)
     return KerasPredictor(generator, cfg)
