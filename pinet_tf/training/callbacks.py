@@ -28,6 +28,16 @@ class NonFiniteLossError(RuntimeError):
                          f"({kept})")
 
 
+def check_finite(losses: dict, step, checkpoint, first=()) -> None:
+    """Raise `NonFiniteLossError` for a NaN/inf loss; the names in `first` (the phase's own
+    losses, before the totals) are checked first, so the culprit is the one named."""
+    names = [n for n in first if n in losses]
+    for name in names + sorted(set(losses) - set(names)):
+        value = float(np.asarray(losses[name]))
+        if not math.isfinite(value):
+            raise NonFiniteLossError(name, step, value, checkpoint)
+
+
 class PhaseScheduler(keras.callbacks.Callback):
     """Assigns `model.phase` from the global step before each step (`phase_at(step)`)."""
 
@@ -58,14 +68,12 @@ class RunController(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.step.assign_add(1).numpy())
-        logs = logs or {}
-        # The phase's own order (each loss before the totals), so the culprit is named first.
-        names = [n for n in self.model.phase_losses(self.model.current_phase()) if n in logs]
-        for name in names + sorted(set(logs) - set(names)):
-            value = float(np.asarray(logs[name]))
-            if not math.isfinite(value):
-                self.model.stop_training = True
-                raise NonFiniteLossError(name, step, value, self.manager.latest_checkpoint)
+        try:
+            check_finite(logs or {}, step, self.manager.latest_checkpoint,
+                         self.model.phase_losses(self.model.current_phase()))
+        except NonFiniteLossError:
+            self.model.stop_training = True
+            raise
         if step % self.checkpoint_every == 0 or step >= self.total_steps:
             self.manager.save(checkpoint_number=step)
         if step >= self.total_steps:

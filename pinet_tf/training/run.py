@@ -25,8 +25,8 @@ import tensorflow as tf
 
 from pinet_tf.config import ModelConfig
 from pinet_tf.models.io import RUN_CONFIG, RUN_WEIGHTS, save_generator
-from pinet_tf.training.callbacks import (NonFiniteLossError, PhaseScheduler, RunController,
-                                         TrainingLogger, sample_grid)
+from pinet_tf.training.callbacks import (PhaseScheduler, RunController, TrainingLogger,
+                                         check_finite, sample_grid)
 from pinet_tf.training.config import TrainConfig
 from pinet_tf.training.schedules import make_optimizers
 from pinet_tf.training.trainer import PINetTrainer
@@ -215,9 +215,7 @@ def run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=1):
         step = int(trainer.step.assign_add(1).numpy())
         values = {k: float(np.asarray(strategy.experimental_local_results(v)[0]))
                   for k, v in logs.items()}
-        for name, value in values.items():
-            if not math.isfinite(value):
-                raise NonFiniteLossError(name, step, value, manager.latest_checkpoint)
+        check_finite(values, step, manager.latest_checkpoint, trainer.phase_losses(phase))
         if step % train_cfg.checkpoint_every == 0 or step >= total:
             (manager if chief else worker_manager).save(checkpoint_number=step)
         if verbose and (step % train_cfg.log_every == 0 or step >= total):
