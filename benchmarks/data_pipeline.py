@@ -90,7 +90,7 @@ def samples_figure(path: str, size=(256, 176), count: int = 4, seed: int = 0) ->
     """Rows: one identity in two poses (image, parsing, skeleton on image) per sample."""
     from PIL import Image
 
-    from pinet_tf import drawing
+    from pinet_tf.utils import drawing
     from pinet_tf.datasets import synthetic
 
     rows = []

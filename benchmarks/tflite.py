@@ -33,7 +33,7 @@ def calibrated_random_generator(cfg, seed=0):
 
     from pinet_tf.export.tflite import synthetic_inputs
     from pinet_tf.models import build_generator
-    from pinet_tf.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
+    from pinet_tf.models.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
 
     keras.utils.set_random_seed(seed)
     generator = build_generator(cfg)

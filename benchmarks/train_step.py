@@ -37,7 +37,7 @@ def build_official_trainer(cfg, batch_size: int, mixed_precision: bool = False,
     import numpy as np
     import tensorflow as tf
 
-    from pinet_tf.encoding import keypoints_to_heatmaps
+    from pinet_tf.models.encoding import keypoints_to_heatmaps
     from pinet_tf.training.config import PHASE_JOINT, TrainConfig
     from pinet_tf.training.run import build_trainer
 

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from pinet_tf.datasets import synthetic
-from pinet_tf.drawing import save_png_atomic
+from pinet_tf.utils.drawing import save_png_atomic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED, HEIGHT, WIDTH = 2026, 256, 176

@@ -5,7 +5,7 @@
 
 Each worker gets TF_CONFIG (cluster of 127.0.0.1 ports, its own task index), builds the trainer
 inside the strategy's scope and runs `pinet_tf.training.run.run_custom_loop`, the same per-phase
-step function `fit` uses (Keras 3's `fit` fails under this strategy; ../shared/spec/keras3-notes.md).
+step function `fit` uses (Keras 3's `fit` fails under this strategy; docs/keras3-notes.md).
 Afterwards the parent checks that every worker ended with identical trainable weights (gradients
 are all-reduced), different from the initial ones, and exits non-zero otherwise. BatchNorm moving
 statistics stay per worker (each sees its own shard), as in data-parallel training without SyncBN. Data: small random contract-shaped batches (the

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, ModelConfig
-from pinet_tf.encoding import FLIP_PERMUTATION
+from pinet_tf.models.encoding import FLIP_PERMUTATION
 
 
 @pytest.mark.parametrize("name", ["official", "paper", "tiny"])

@@ -9,7 +9,7 @@ Element (batched), as documented in docs/contracts.md:
     source_heatmaps, target_heatmaps             float32 [B,H,W,18]
     source_name, target_name                     string  [B]
 
-Heatmaps and one-hot maps are made in the graph with `pinet_tf.encoding` (the same functions the
+Heatmaps and one-hot maps are made in the graph with `pinet_tf.models.encoding` (the same functions the
 serving signatures use), from the compact record, so records stay small.
 
 Size rule: records hold pictures at the size they were converted at (manifest ``image_height`` /
@@ -38,7 +38,7 @@ import random
 
 import tensorflow as tf
 
-from pinet_tf import encoding
+from pinet_tf.models import encoding
 from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS
 from pinet_tf.datasets import tfrecords
 

@@ -176,8 +176,8 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
 
     from pinet_tf.datasets import make_dataset
     from pinet_tf.datasets.tfrecords import read_manifest
-    from pinet_tf.drawing import save_png_atomic
-    from pinet_tf.encoding import float_to_uint8
+    from pinet_tf.utils.drawing import save_png_atomic
+    from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.metrics.fid import sqrt_psd
     from pinet_tf.metrics.inception import RESIZE_METHOD
     from pinet_tf.metrics.weights import sha256_file

@@ -13,7 +13,7 @@ LABELS = {"l1": "L1", "ssim": "SSIM", "psnr": "PSNR (dB)", "lpips": "LPIPS", "fi
 def write_grid(path, best_rows, worst_rows) -> None:
     """Rows (l1, index, file, source, target, generated): best pairs on the left (source, target,
     output), worst on the right, best/worst first, separated by a blank column."""
-    from pinet_tf.drawing import image_grid, save_png_atomic
+    from pinet_tf.utils.drawing import image_grid, save_png_atomic
 
     if not best_rows:
         return

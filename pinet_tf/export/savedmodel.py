@@ -3,7 +3,7 @@
     BASE/<version>/saved_model.pb, variables/, config.json, assets/INPUTS.txt
 
 Signatures take what a client has (uint8 images, uint8 label maps, (y, x) keypoints) and run the
-same `pinet_tf.encoding` conversions the data pipeline uses, so a served model sees exactly what
+same `pinet_tf.models.encoding` conversions the data pipeline uses, so a served model sees exactly what
 it saw in training:
 
 * `serving_default` = `pose_transfer`: source_image uint8 [B,H,W,3], source_parsing uint8 [B,H,W],
@@ -30,7 +30,7 @@ import tempfile
 import tensorflow as tf
 
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, NUM_CLASSES, NUM_KEYPOINTS, ModelConfig
-from pinet_tf.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
+from pinet_tf.models.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
     parsing_to_onehot
 
 CONFIG_FILE = "config.json"

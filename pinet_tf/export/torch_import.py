@@ -1,6 +1,6 @@
 """Map the authors' PyTorch state dicts onto our Keras models (`official` config).
 
-Key names and shapes: `../shared/spec/official_checkpoint.md` §4 (generator) and §6 (discriminators).
+Key names and shapes: `docs/official_checkpoint.md` §4 (generator) and §6 (discriminators).
 
 - Gated convs: `P.gated_conv` and `P.mask_conv` (OIHW) become the two halves of the one fused
   `conv` kernel (HWIO, feature half first); `P.batch_norm2d` becomes `bn` (gamma, beta, moving
@@ -16,7 +16,7 @@ listed by name in one ValueError, and a model is either fully loaded or untouche
 
 import numpy as np
 
-from pinet_tf.torchfile import load_state_dict
+from pinet_tf.utils.torchfile import load_state_dict
 
 # Keys with no Keras counterpart, dropped on import.
 _DROPPED_SUFFIXES = (".num_batches_tracked", ".weight_v")

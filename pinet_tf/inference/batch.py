@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from pinet_tf import drawing
+from pinet_tf.utils import drawing
 from pinet_tf.inference.frame import Fit
 from pinet_tf.inference.pipeline import Person, transfer_grid, transfer_many
 

@@ -19,7 +19,7 @@ def _check_out(out: str):
 
 
 def transfer_command(args) -> int:
-    from pinet_tf import drawing
+    from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
     from pinet_tf.inference.frame import Fit
     from pinet_tf.inference.predictor import load_predictor
@@ -93,7 +93,7 @@ def transfer_command(args) -> int:
 
 
 def texture_command(args) -> int:
-    from pinet_tf import drawing
+    from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
     from pinet_tf.inference.predictor import load_predictor
 

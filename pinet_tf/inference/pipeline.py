@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pinet_tf import drawing
+from pinet_tf.utils import drawing
 from pinet_tf.config import CLASS_NAMES, NUM_CLASSES
 from pinet_tf.inference.frame import Fit
 from pinet_tf.datasets.patn import CROP_FROM

@@ -27,7 +27,7 @@ class KerasPredictor:
     def __init__(self, generator, cfg):
         import tensorflow as tf
 
-        from pinet_tf.encoding import (float_to_uint8, image_to_float, keypoints_to_heatmaps,
+        from pinet_tf.models.encoding import (float_to_uint8, image_to_float, keypoints_to_heatmaps,
                                        parsing_to_onehot)
         from pinet_tf.models.texture import texture_transfer
 

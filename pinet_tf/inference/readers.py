@@ -206,11 +206,11 @@ def read_parsing(path, labels: str = "pinet", size=None, image_path=None) -> np.
     """A label PNG -> uint8 [h,w] in the 12 PINet classes.
 
     One-channel PNGs (L or palette mode) are read as label ids; an RGB PNG must use
-    `pinet_tf.drawing.PARSING_PALETTE` colours (what `colorize_parsing` writes). `labels`
+    `pinet_tf.utils.drawing.PARSING_PALETTE` colours (what `colorize_parsing` writes). `labels`
     names the id set: "pinet" (the 12 classes), "cihp" or "lip" (20 classes, mapped).
     `size` (h, w): the image's size, which the parsing must match.
     """
-    from pinet_tf.drawing import PARSING_PALETTE
+    from pinet_tf.utils.drawing import PARSING_PALETTE
 
     path = os.fspath(path)
     if labels not in PARSING_LABEL_SETS:

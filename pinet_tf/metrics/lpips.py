@@ -9,7 +9,7 @@ Weights (no downloads, no torch import): the heads are `lpips/weights/v0.1/{alex
 the `lpips` wheel on PyPI (found inside an installed `lpips` package without importing it, or in
 $PINET_TF_WEIGHTS_DIR as `lpips_{net}.pth`, `{net}.pth` or `lpips_{net}.npz`); the backbone is
 torchvision's ImageNet state dict (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`, also
-searched in torch's hub cache). Both are read with `pinet_tf.torchfile` (a safe unpickler);
+searched in torch's hub cache). Both are read with `pinet_tf.utils.torchfile` (a safe unpickler);
 `.npz` files with the same keys work too.
 """
 
@@ -62,7 +62,7 @@ def read_state_dict(path) -> dict:
     if path.endswith(".npz"):
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
-    from pinet_tf.torchfile import load_state_dict
+    from pinet_tf.utils.torchfile import load_state_dict
     return load_state_dict(path)
 
 

@@ -1,6 +1,6 @@
 """The two PINet generators and their composition, as functional Keras models.
 
-Both are gated-conv encoder-decoders (paper Table 1; `../shared/spec/architecture.md`):
+Both are gated-conv encoder-decoders (paper Table 1; `docs/architecture.md`):
 
     7x7 GC | GC s2 | GC | GC s2 | GC x3 | GC d2 | GC d4 | self-attention | GC x2
     | up + GC | GC | up + GC | GC (ngf/2) | GC, no activation (output)

@@ -17,7 +17,7 @@ What G_I receives as M_s depends on how it was trained (`cfg.parsing_feed`):
 import tensorflow as tf
 
 from pinet_tf.config import NUM_CLASSES, ModelConfig
-from pinet_tf.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
+from pinet_tf.models.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
     parsing_to_onehot
 
 

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pinet_tf import drawing
-from pinet_tf.encoding import float_to_uint8
+from pinet_tf.utils import drawing
+from pinet_tf.models.encoding import float_to_uint8
 from pinet_tf.training.config import PHASE_NAMES
 
 

@@ -1,6 +1,6 @@
 """Training settings (`TrainConfig`): schedule, step counts, loss weights, optimizer, logging.
 
-Two schedules (`../shared/spec/architecture.md`):
+Two schedules (`docs/architecture.md`):
 
 * ``paper`` (Sec. 3.4): phase 1 trains G_p alone (CE + L1 on the softmax), phase 2 trains G_i
   alone fed the ground-truth target parsing (L1 + 0.5 perceptual relu1_1..relu5_1 + 5 log-GAN),

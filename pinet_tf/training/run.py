@@ -9,7 +9,7 @@
 
 One worker (default or MirroredStrategy) trains with `fit`; MultiWorkerMirroredStrategy runs the
 same per-phase step function in a custom loop, because Keras 3's `fit` fails under it
-(`../shared/spec/keras3-notes.md`).
+(`docs/keras3-notes.md`).
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=1):
 
 def finish(trainer, cfg, records, out, sample, evaluate=True, chief=True) -> dict:
     """Final weights, held-out metrics and the results picture."""
-    from pinet_tf import drawing
+    from pinet_tf.utils import drawing
 
     result = {"step": int(trainer.step.numpy())}
     if evaluate:

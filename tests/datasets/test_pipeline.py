@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pinet_tf import encoding
+from pinet_tf.models import encoding
 from pinet_tf.config import KEYPOINT_NAMES, ModelConfig
 from pinet_tf.datasets import make_dataset, patn
 from pinet_tf.datasets.pipeline import flip_pair, to_model_inputs

@@ -14,7 +14,7 @@ import pytest
 from pinet_tf import cli
 from pinet_tf.config import ModelConfig
 from pinet_tf.export import torch_import
-from pinet_tf.torchfile import load_state_dict
+from pinet_tf.utils.torchfile import load_state_dict
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "torch_tiny")
 NETG = os.path.join(FIXTURE, "latest_net_netG.pth")

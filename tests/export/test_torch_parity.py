@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from pinet_tf.config import ModelConfig  # noqa: E402
 from pinet_tf.export import torch_import  # noqa: E402
-from pinet_tf.torchfile import load_state_dict  # noqa: E402
+from pinet_tf.utils.torchfile import load_state_dict  # noqa: E402
 from tests.reference import make_torch_fixture  # noqa: E402
 from tests.reference import pinet_torch as ref  # noqa: E402
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from pinet_tf.config import KEYPOINT_NAMES
-from pinet_tf.drawing import colorize_parsing
+from pinet_tf.utils.drawing import colorize_parsing
 from pinet_tf.inference import readers
 from pinet_tf.inference.readers import COCO17_NAMES
 

@@ -64,7 +64,7 @@ def reference_lpips(img1, img2, net, backbone, heads):
 
 
 def _write(path, state):
-    """A `.pth` via torch.save when torch is installed (read back by pinet_tf.torchfile), else
+    """A `.pth` via torch.save when torch is installed (read back by pinet_tf.utils.torchfile), else
     an `.npz` with the same keys."""
     try:
         import torch

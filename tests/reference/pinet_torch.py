@@ -1,5 +1,5 @@
 """Our own PyTorch port of the authors' PINet networks, written from
-`../shared/spec/official_checkpoint.md` (not from their code), with the same module tree so that
+`docs/official_checkpoint.md` (not from their code), with the same module tree so that
 `state_dict()` has the official key names and order.
 
 Used by the checkpoint-import parity tests and the benchmarks. `ngf` / `ndf` scale the widths

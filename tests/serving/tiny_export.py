@@ -29,7 +29,7 @@ class TinyExport:
 
 def model_inputs(cfg, arrays):
     """Compact arrays -> the Keras generator's inputs (what the signatures compute in-graph)."""
-    from pinet_tf.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
+    from pinet_tf.models.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
     h, w = cfg.image_size
     return {"source_image": image_to_float(arrays["source_image"]),
             "source_parsing_onehot": parsing_to_onehot(arrays["source_parsing"]),

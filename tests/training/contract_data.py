@@ -4,7 +4,7 @@ unit tests of the trainer that do not need the real pipeline."""
 import numpy as np
 import tensorflow as tf
 
-from pinet_tf.encoding import keypoints_to_heatmaps, parsing_to_onehot
+from pinet_tf.models.encoding import keypoints_to_heatmaps, parsing_to_onehot
 
 
 def contract_elements(cfg, n, seed=0):

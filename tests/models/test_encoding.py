@@ -1,6 +1,6 @@
 import numpy as np
 
-from pinet_tf.encoding import (float_to_uint8, image_to_float, keypoints_to_heatmaps,
+from pinet_tf.models.encoding import (float_to_uint8, image_to_float, keypoints_to_heatmaps,
                                parsing_to_onehot)
 
 

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from pinet_tf import torchfile
+from pinet_tf.utils import torchfile
 
 
 class _Evil:

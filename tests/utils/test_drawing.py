@@ -1,4 +1,4 @@
-"""Tests for pinet_tf.drawing (NumPy/PIL pictures shared by training and inference)."""
+"""Tests for pinet_tf.utils.drawing (NumPy/PIL pictures shared by training and inference)."""
 
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pinet_tf import drawing
+from pinet_tf.utils import drawing
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES
 
 
