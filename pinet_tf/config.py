@@ -38,6 +38,8 @@ KEYPOINT_NAMES = (
 )
 
 _FEEDS = ("logits", "softmax")
+#: `ModelConfig.convolution`: the paper's gated convolution or the "vanilla" ablation (Table 3).
+CONVOLUTIONS = ("gated", "vanilla")
 
 
 def dataclass_from_dict(cls, d: dict):
@@ -64,6 +66,9 @@ class ModelConfig:
     output_kernel_size: int = 3
     # How G_p's output enters G_i: raw "logits" (authors' code) or "softmax" (paper schedule).
     parsing_feed: str = "logits"
+    # "gated" (PINet) or "vanilla": every gated convolution of both generators becomes a plain
+    # convolution of the same geometry and width (paper Table 3, "w/ VC"); any preset takes it.
+    convolution: str = "gated"
     ndf: int = 64
     discriminator_blocks: int = 3
     discriminator_dropout: float = 0.5
@@ -78,6 +83,9 @@ class ModelConfig:
                 f"{self.image_height}x{self.image_width}")
         if self.parsing_feed not in _FEEDS:
             raise ValueError(f"parsing_feed must be one of {_FEEDS}, got {self.parsing_feed!r}")
+        if self.convolution not in CONVOLUTIONS:
+            raise ValueError(
+                f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")
         if self.output_kernel_size not in (3, 7):
             raise ValueError(f"output_kernel_size must be 3 or 7, got {self.output_kernel_size}")
         for field in ("parsing_encoder_widths", "image_encoder_widths"):

@@ -7,7 +7,16 @@ Conv2D with 2*filters outputs split in two: the same parameters as two convoluti
 authors' `gated_conv` / `mask_conv` weights map onto the two halves of the kernel) and one
 larger, faster matrix product. BatchNorm uses PyTorch's numerics (eps 1e-5, momentum 0.1 in
 PyTorch terms) so that the released checkpoint imports exactly.
+
+`gated=False` makes the same layer a plain convolution of the same geometry and output width,
+`y = act(conv(x))` then BatchNorm: the paper's "vanilla convolution" ablation (Table 3, "w/ VC"),
+selected for a whole model by `ModelConfig.convolution = "vanilla"`.
+
+`record_gates()` collects, while it is active and the model runs eagerly, the gate activation
+`sigmoid(conv_g(x))` of every gated layer in call order (paper Fig. 8; `pinet_tf.models.gates`).
 """
+
+import contextlib
 
 import keras
 from keras import ops
@@ -17,6 +26,23 @@ from pinet_tf.layers.padding import SymmetricPadding2D
 BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
 LEAKY_SLOPE = 0.2
+
+_gate_sinks = []  # stack of lists that record (layer, gate) while `record_gates()` is active
+
+
+@contextlib.contextmanager
+def record_gates():
+    """Yield a list that receives `(layer, gate)` for every gated layer called inside the block.
+
+    `gate` is the sigmoid of the gate branch, [B, H, W, filters]. Only eager calls record (a traced
+    graph has no values to give).
+    """
+    sink = []
+    _gate_sinks.append(sink)
+    try:
+        yield sink
+    finally:
+        _gate_sinks.remove(sink)
 
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
@@ -31,10 +57,11 @@ class GatedConv2D(keras.layers.Layer):
         padding: "zero" or "reflect"; the pad is dilation * (kernel_size - 1) // 2 per side.
         activation: "leaky_relu" or None (the output layers).
         batch_norm: BatchNorm after the gating (the authors' code has it on every layer).
+        gated: False gives a plain convolution (no gate branch): the vanilla-convolution ablation.
     """
 
     def __init__(self, filters, kernel_size=3, strides=1, dilation_rate=1, padding="zero",
-                 activation="leaky_relu", batch_norm=True, **kwargs):
+                 activation="leaky_relu", batch_norm=True, gated=True, **kwargs):
         super().__init__(**kwargs)
         if activation not in ("leaky_relu", None):
             raise ValueError(f"activation must be 'leaky_relu' or None, got {activation!r}")
@@ -47,10 +74,11 @@ class GatedConv2D(keras.layers.Layer):
         self.padding = padding
         self.activation = activation
         self.batch_norm = bool(batch_norm)
+        self.gated = bool(gated)
         self.pad = SymmetricPadding2D(self.dilation_rate * (self.kernel_size - 1) // 2, padding,
                                       name="pad", dtype=self.dtype_policy)
         self.conv = keras.layers.Conv2D(
-            2 * self.filters, self.kernel_size, strides=self.strides,
+            (2 if self.gated else 1) * self.filters, self.kernel_size, strides=self.strides,
             dilation_rate=self.dilation_rate, padding="valid", name="conv",
             dtype=self.dtype_policy)
         self.bn = (keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM,
@@ -64,13 +92,18 @@ class GatedConv2D(keras.layers.Layer):
             self.bn.build(self.conv.compute_output_shape(padded)[:-1] + (self.filters,))
 
     def call(self, x, training=None):
-        both = self.conv(self.pad(x))
-        # split, not two slices: its gradient is one concat instead of two full-width
-        # zero-filled scatters plus an add (5% of a G gradient step, benchmarks/README.md)
-        feature, gate = ops.split(both, 2, axis=-1)
+        y = self.conv(self.pad(x))
+        if self.gated:
+            # split, not two slices: its gradient is one concat instead of two full-width
+            # zero-filled scatters plus an add (5% of a G gradient step, benchmarks/README.md)
+            y, gate = ops.split(y, 2, axis=-1)
+            gate = ops.sigmoid(gate)
+            for sink in _gate_sinks:
+                sink.append((self, gate))
         if self.activation == "leaky_relu":
-            feature = ops.leaky_relu(feature, negative_slope=LEAKY_SLOPE)
-        y = feature * ops.sigmoid(gate)
+            y = ops.leaky_relu(y, negative_slope=LEAKY_SLOPE)
+        if self.gated:
+            y = y * gate
         if self.bn is not None:
             y = self.bn(y, training=training)
         return y
@@ -83,4 +116,5 @@ class GatedConv2D(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": self.kernel_size, "strides": self.strides,
                 "dilation_rate": self.dilation_rate, "padding": self.padding,
-                "activation": self.activation, "batch_norm": self.batch_norm}
+                "activation": self.activation, "batch_norm": self.batch_norm,
+                "gated": self.gated}

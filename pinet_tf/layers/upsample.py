@@ -33,15 +33,16 @@ class GatedUpsample2D(keras.layers.Layer):
     """Nearest x2 then a 3x3 stride-1 `GatedConv2D` (the authors' `Gated_deconv`)."""
 
     def __init__(self, filters, kernel_size=3, activation="leaky_relu", batch_norm=True,
-                 **kwargs):
+                 gated=True, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.activation = activation
         self.batch_norm = bool(batch_norm)
+        self.gated = bool(gated)
         self.upsample = NearestUpsample2D(name="upsample", dtype=self.dtype_policy)
         self.gated_conv = GatedConv2D(filters, kernel_size, activation=activation,
-                                      batch_norm=batch_norm, name="gated_conv",
+                                      batch_norm=batch_norm, gated=gated, name="gated_conv",
                                       dtype=self.dtype_policy)
 
     def build(self, input_shape):
@@ -57,4 +58,4 @@ class GatedUpsample2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": self.kernel_size, "activation": self.activation,
-                "batch_norm": self.batch_norm}
+                "batch_norm": self.batch_norm, "gated": self.gated}

@@ -63,7 +63,9 @@ def _inputs(cfg: ModelConfig, names) -> dict:
 def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, prefix: str):
     """The shared gated encoder-decoder; layer i is named f"{prefix}_gc{i}"."""
     ngf, trunk = cfg.ngf, 4 * cfg.ngf
-    gc = lambda i, filters, **kw: GatedConv2D(filters, name=f"{prefix}_gc{i}", **kw)  # noqa: E731
+    gated = cfg.convolution == "gated"
+    gc = lambda i, filters, **kw: GatedConv2D(  # noqa: E731
+        filters, gated=gated, name=f"{prefix}_gc{i}", **kw)
 
     # Encoder: full -> 1/2 -> 1/4 resolution.
     x = gc(1, encoder_widths[0] * ngf, kernel_size=7, padding="reflect")(x)
@@ -79,9 +81,9 @@ def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, pre
     x = gc(11, trunk)(x)
     x = gc(12, trunk)(x)
     # Decoder: back to full resolution.
-    x = GatedUpsample2D(2 * ngf, name=f"{prefix}_gc13")(x)
+    x = GatedUpsample2D(2 * ngf, gated=gated, name=f"{prefix}_gc13")(x)
     x = gc(14, 2 * ngf)(x)
-    x = GatedUpsample2D(ngf, name=f"{prefix}_gc15")(x)
+    x = GatedUpsample2D(ngf, gated=gated, name=f"{prefix}_gc15")(x)
     x = gc(16, ngf // 2)(x)
     k = cfg.output_kernel_size
     return gc(17, out_channels, kernel_size=k, activation=None,

@@ -117,3 +117,37 @@ def test_mixed_precision_outputs_are_float32():
         assert g.get_layer("parsing_generator").get_layer("gp_gc1").compute_dtype == "float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def _variant(base: ModelConfig, **changes) -> ModelConfig:
+    return ModelConfig.from_dict({**base.to_dict(), **changes})
+
+
+def test_vanilla_convolution_parameter_count_at_official_widths():
+    # Table 3's "w/ VC": every gated conv keeps its geometry and width but loses its gate branch,
+    # so each conv kernel and bias halves; BatchNorm and attention are unchanged.
+    cfg = _variant(ModelConfig.official(), convolution="vanilla")
+    gp, gi = build_parsing_generator(cfg), build_image_generator(cfg)
+    assert _trainable(gp) == 5_433_221
+    assert _trainable(gi) == 4_858_250
+    assert _trainable(build_generator(cfg, gp, gi)) == 10_291_471
+
+
+def test_vanilla_convolution_is_a_plain_conv_with_the_same_outputs(tmp_path):
+    cfg = _variant(ModelConfig.tiny(), convolution="vanilla")
+    g = build_generator(cfg)
+    layer = g.get_layer("parsing_generator").get_layer("gp_gc5")
+    assert layer.conv.filters == layer.filters and not layer.gated
+    x = _inputs(g, seed=4)
+    expected = g(x, training=False)
+    assert expected["image"].shape == (2, 64, 44, 3)
+    assert expected["parsing_logits"].shape == (2, 64, 44, 12)
+    g.save(tmp_path / "v.keras")
+    got = keras.saving.load_model(tmp_path / "v.keras")(x, training=False)
+    for key in expected:
+        np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(expected[key]))
+
+
+def test_unknown_convolution_is_refused():
+    with pytest.raises(ValueError, match="convolution must be one of"):
+        _variant(ModelConfig.tiny(), convolution="deformable")
