@@ -40,6 +40,8 @@ KEYPOINT_NAMES = (
 _FEEDS = ("logits", "softmax")
 #: `ModelConfig.convolution`: the paper's gated convolution or the "vanilla" ablation (Table 3).
 CONVOLUTIONS = ("gated", "vanilla")
+#: The presets' names, in the order CLIs list them (`ModelConfig.preset`, `resolve_config`).
+PRESETS = ("official", "paper", "tiny")
 
 
 def dataclass_from_dict(cls, d: dict):
@@ -88,6 +90,9 @@ class ModelConfig:
                 f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")
         if self.output_kernel_size not in (3, 7):
             raise ValueError(f"output_kernel_size must be 3 or 7, got {self.output_kernel_size}")
+        if not 0 <= self.discriminator_dropout < 1:
+            raise ValueError(f"discriminator_dropout must be in [0, 1), got "
+                             f"{self.discriminator_dropout}")
         for field in ("parsing_encoder_widths", "image_encoder_widths"):
             widths = tuple(getattr(self, field))
             if len(widths) != 4:
@@ -128,10 +133,10 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":
-        presets = {"official": cls.official, "paper": cls.paper, "tiny": cls.tiny}
-        if name not in presets:
-            raise ValueError(f"unknown config {name!r}; choose one of {sorted(presets)}")
-        return presets[name]()
+        if name not in PRESETS:
+            raise ValueError(f"unknown config {name!r}; choose one of {', '.join(PRESETS)} or a "
+                             f"config JSON file")
+        return getattr(cls, name)()
 
     # -- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -150,10 +155,33 @@ class ModelConfig:
         return cls.from_dict(json.loads(text))
 
     def save(self, path) -> None:
-        with open(path, "w") as f:
-            f.write(self.to_json() + "\n")
+        from pinet_tf.utils.atomic import write_text
+
+        write_text(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path) -> "ModelConfig":
         with open(path) as f:
             return cls.from_json(f.read())
+
+
+def resolve_config(value) -> ModelConfig:
+    """A `ModelConfig`, a preset name (`PRESETS`) or the path of a config JSON file: what every
+    CLI's `--config` takes."""
+    import os
+
+    if isinstance(value, ModelConfig):
+        return value
+    if value in PRESETS:
+        return ModelConfig.preset(value)
+    if value.endswith(".json") or os.path.sep in value or os.path.exists(value):
+        if os.path.isdir(value):
+            raise ValueError(f"--config: {value} is a directory, expected a preset "
+                             f"({', '.join(PRESETS)}) or a config JSON file")
+        if not os.path.isfile(value):
+            raise FileNotFoundError(f"--config: no such config file: {value}")
+        try:
+            return ModelConfig.load(value)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"--config {value}: not a ModelConfig JSON file ({e})") from None
+    return ModelConfig.preset(value)

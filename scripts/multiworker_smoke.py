@@ -4,7 +4,7 @@
     python scripts/multiworker_smoke.py --workers 2 --steps 6 --schedule paper
 
 Each worker gets TF_CONFIG (cluster of 127.0.0.1 ports, its own task index), builds the trainer
-inside the strategy's scope and runs `pinet_tf.training.run.run_custom_loop`, the same per-phase
+inside the strategy's scope and runs `pinet_tf.training.distribute.run_custom_loop`, the same per-phase
 step function `fit` uses (Keras 3's `fit` fails under this strategy; docs/keras3-notes.md).
 Afterwards the parent checks that every worker ended with identical trainable weights (gradients
 are all-reduced), different from the initial ones, and exits non-zero otherwise. BatchNorm moving
@@ -52,7 +52,8 @@ def worker(args) -> int:
     import tensorflow as tf
 
     from pinet_tf.training.config import TrainConfig
-    from pinet_tf.training.run import build_trainer, make_strategy, run_custom_loop
+    from pinet_tf.training.distribute import make_strategy, run_custom_loop
+    from pinet_tf.training.run import build_trainer
     from tests.training.contract_data import contract_dataset
 
     cfg = _config()

@@ -1,6 +1,6 @@
 """Session fixture of the training package: ONE tiny run through all three paper phases.
 
-`trained_tiny_run`: the RUN_DIR (docs/contracts.md) of `pinet-tf train --config tiny` on the data
+`trained_tiny_run`: the RUN_DIR (docs/contracts.md) of `pinet-tf train --recipe tiny` on the data
 fixture `tiny_records`, trained once per session (a few minutes on 2 cores); the proof-of-learning
 test and the export / evaluation / inference tests reuse it. Treat it as read-only.
 
@@ -23,11 +23,14 @@ import os
 
 import pytest
 
-#: Steps of the three phases (parsing, image, joint), batch size and learning rate of the run.
-TINY_RUN_STEPS = (60, 500, 300)
-TINY_RUN_BATCH = 8
-TINY_RUN_LR = 1e-3
-TINY_RUN_GAN_WEIGHT = 0.0
+from pinet_tf.training.config import RECIPES
+
+#: The run is `--recipe tiny` (pinet_tf.training.config.RECIPES), the README's Quick start recipe.
+TINY_RECIPE = RECIPES["tiny"]
+TINY_RUN_STEPS = TINY_RECIPE["steps"]
+TINY_RUN_BATCH = TINY_RECIPE["batch_size"]
+TINY_RUN_LR = TINY_RECIPE["learning_rate"]
+TINY_RUN_GAN_WEIGHT = TINY_RECIPE["gan_weight"]
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +38,9 @@ def trained_tiny_run(tiny_records, tmp_path_factory):
     from pinet_tf.cli import main
 
     out = str(tmp_path_factory.mktemp("trained_tiny_run") / "run")
-    argv = ["train", "--config", "tiny", "--data", tiny_records, "--out", out,
-            "--schedule", "paper", "--steps", ",".join(map(str, TINY_RUN_STEPS)),
-            "--batch-size", str(TINY_RUN_BATCH), "--lr", str(TINY_RUN_LR),
-            "--perceptual-weight", "0", "--gan-weight", str(TINY_RUN_GAN_WEIGHT),
-            "--checkpoint-every", "100", "--log-every", "20",
-            "--image-every", "100", "--verbose", "0"]
+    argv = ["train", "--recipe", "tiny", "--data", tiny_records, "--out", out,
+            "--checkpoint-every", "100", "--log-every", "20", "--image-every", "100",
+            "--verbose", "0"]
     assert main(argv) == 0, "the tiny training run failed"
     assert os.path.isfile(os.path.join(out, "generator.weights.h5"))
     return out

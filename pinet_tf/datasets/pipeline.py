@@ -128,13 +128,15 @@ def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
                  deterministic: bool = False, skip_corrupt: bool = False, flip: bool = False,
                  shuffle_buffer: int = 1024, repeat: bool = False, seed: int | None = None,
                  drop_remainder: bool | None = None, verify: str = "auto",
-                 num_parallel_calls=tf.data.AUTOTUNE, stats: dict | None = None):
+                 num_parallel_calls=tf.data.AUTOTUNE, stats: dict | None = None,
+                 skip: int = 0):
     """Batched `tf.data.Dataset` of pair elements (module docstring) from a records directory.
 
     training: shuffle shards and pairs (and flip if `flip`), drop the last partial batch.
     deterministic: fixed shuffle/flip seeds (`seed`, default 0) and ordered parallel map, so two
     iterations give identical batches. stats: a dict that receives ``corrupt_records`` /
-    ``corrupt_shards`` when `skip_corrupt` skips records.
+    ``corrupt_shards`` when `skip_corrupt` skips records. skip: pairs of the stream to pass over
+    before decoding (a resumed run continues where the interrupted one stopped).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -174,6 +176,8 @@ def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,
     if repeat:
         ds = ds.repeat()
     ds = ds.enumerate()
+    if skip:
+        ds = ds.skip(skip)
 
     def prepare(index, serialized):
         ex = decode_record(serialized, record_size)

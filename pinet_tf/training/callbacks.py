@@ -120,9 +120,9 @@ class TrainingLogger(keras.callbacks.Callback):
                 for name, value in (logs or {}).items():
                     tf.summary.scalar(f"loss/{name}", float(np.asarray(value)))
                 tf.summary.scalar("phase", self.model.current_phase())
-                for label, opt in (("parsing", self.model.g_optimizer),
-                                   ("image", self.model.gi_optimizer),
-                                   ("discriminators", self.model.d_optimizer)):
+                for label, opt in (("parsing", self.model.parsing_optimizer),
+                                   ("image", self.model.image_optimizer),
+                                   ("discriminators", self.model.discriminator_optimizer)):
                     tf.summary.scalar(f"learning_rate/{label}", _current_lr(opt))
             if step % self.image_every == 0 and self.sample_batch is not None:
                 grid = sample_grid(self.model, self.sample_batch)

@@ -1,4 +1,17 @@
-"""`pinet-tf train`: train PINet into a run directory (see `pinet_tf.training.run`)."""
+"""`pinet-tf train`: train PINet into a run directory (see `pinet_tf.training.run`).
+
+Where a value comes from, first match wins: the option given, the `--recipe`, then (for
+`--config`) the config file beside `--init-weights`, then `TrainConfig` / "official".
+With `--resume` the run directory's configs are used.
+"""
+
+#: Options that map to TrainConfig fields (option dest -> field); None means "not given".
+_TRAIN_OPTIONS = {"schedule": "schedule", "steps": "steps", "batch_size": "batch_size",
+                  "lr": "learning_rate", "perceptual_weight": "perceptual_weight",
+                  "gan_weight": "gan_weight", "vgg_weights": "vgg_weights",
+                  "checkpoint_every": "checkpoint_every", "log_every": "log_every",
+                  "image_every": "image_every", "seed": "seed", "strategy": "strategy",
+                  "init_weights": "init_weights"}
 
 
 def _steps(text):
@@ -8,24 +21,44 @@ def _steps(text):
         raise ValueError(f"--steps takes comma-separated integers (a,b,c), got {text!r}") from None
 
 
+def configs(args):
+    """(ModelConfig, TrainConfig) from the parsed options (module docstring)."""
+    import dataclasses
+
+    from pinet_tf.config import resolve_config
+    from pinet_tf.models.io import resolve_weights
+    from pinet_tf.training.config import TrainConfig, recipe
+
+    preset, options = recipe(args.recipe) if args.recipe else (None, {})
+    for dest, field in _TRAIN_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            options[field] = _steps(value) if dest == "steps" else value
+    if args.mixed_precision:
+        options["mixed_precision"] = True
+    if args.no_shuffle:
+        options["shuffle"] = False
+    if args.config is not None:
+        cfg = resolve_config(args.config)
+    elif args.init_weights:
+        cfg = resolve_weights(args.init_weights)[1]  # its config.json / PREFIX.config.json
+    else:
+        cfg = resolve_config(preset or "official")
+    if args.discriminator_dropout is not None:
+        cfg = dataclasses.replace(cfg, discriminator_dropout=args.discriminator_dropout)
+    return cfg, TrainConfig(**options)
+
+
 def train(args) -> int:
-    from pinet_tf.config import ModelConfig
     from pinet_tf.training.callbacks import NonFiniteLossError
-    from pinet_tf.training.config import TrainConfig
     from pinet_tf.training.run import train as run_train
 
-    cfg = ModelConfig.preset(args.config)
-    steps = _steps(args.steps) if args.steps else (
-        (60_000, 60_000, 90_000) if args.schedule == "paper" else (700 * 4000 // 6,))
-    options = dict(schedule=args.schedule, steps=steps, batch_size=args.batch_size,
-                   learning_rate=args.lr, perceptual_weight=args.perceptual_weight,
-                   gan_weight=args.gan_weight,
-                   vgg_weights=args.vgg_weights, mixed_precision=args.mixed_precision,
-                   strategy=args.strategy, seed=args.seed)
-    for name in ("checkpoint_every", "log_every", "image_every"):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    train_cfg = TrainConfig(**options)
+    if args.resume:
+        from pinet_tf.config import resolve_config
+
+        cfg, train_cfg = (resolve_config(args.config) if args.config else None), None
+    else:
+        cfg, train_cfg = configs(args)
     try:
         result = run_train(cfg, train_cfg, args.out, data=args.data, resume=args.resume,
                            verbose=args.verbose)
@@ -35,7 +68,8 @@ def train(args) -> int:
     metrics = result.get("metrics", {})
     print(f"trained {result['step']} steps into {args.out}")
     if metrics:
-        print("held-out pairs: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
+        print(f"held-out pairs ({result['split']} split): " + ", ".join(
+            f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
     if "results" in result:
         print(f"results picture (source | target pose | parsing | generated | target): "
               f"{result['results']}")
@@ -43,35 +77,51 @@ def train(args) -> int:
 
 
 def register(subparsers) -> None:
+    from pinet_tf.config import PRESETS
+    from pinet_tf.training.config import RECIPES, SCHEDULES
+
     p = subparsers.add_parser(
         "train", help="train PINet (paper's staged or the authors' joint schedule)",
         description="Train PINet into RUN_DIR (config, checkpoints, TensorBoard logs, final "
                     "weights, results picture). Without --data a synthetic set is made first.")
-    p.add_argument("--config", default="official", choices=["official", "paper", "tiny"])
+    p.add_argument("--recipe", default=None, choices=sorted(RECIPES),
+                   help="named settings (tiny: the Quick start's 64x44 run, ~3 min on 2 CPU "
+                        "cores); options given explicitly override it")
+    p.add_argument("--config", default=None, metavar="NAME|FILE",
+                   help=f"model preset ({', '.join(PRESETS)}) or a config JSON file "
+                        f"(default: the recipe's, --init-weights' or official)")
     p.add_argument("--data", default=None, help="pair-records directory (pinet-tf "
                    "make-tfrecords); default: make a synthetic set under RUN_DIR/data")
     p.add_argument("--out", required=True, metavar="RUN_DIR")
-    p.add_argument("--schedule", default="paper", choices=["paper", "official"])
+    p.add_argument("--init-weights", default=None, metavar="WEIGHTS",
+                   help="start from PREFIX.weights.h5 (e.g. from import-torch) or a run "
+                        "directory: the generator, and the discriminators beside it if present")
+    p.add_argument("--schedule", default=None, choices=SCHEDULES, help="default: paper")
     p.add_argument("--steps", default=None, help="a,b,c steps of the paper's three phases "
-                   "(parsing, image, joint) or N joint steps for the official schedule")
-    p.add_argument("--batch-size", type=int, default=6)
-    p.add_argument("--lr", type=float, default=2e-4)
+                   "(parsing, image, joint) or N joint steps for the official schedule "
+                   "(default 60000,60000,90000 / the authors' 700 epochs of 4000 pairs)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 6")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4)")
     p.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="local VGG19 notop weights (.h5) for the perceptual loss")
     p.add_argument("--perceptual-weight", type=float, default=None,
                    help="perceptual loss weight (default 0.5 paper / 1 official; 0 needs no VGG)")
-    p.add_argument("--gan-weight", type=float, default=5.0,
-                   help="weight of the adversarial losses (paper and code: 5)")
+    p.add_argument("--gan-weight", type=float, default=None,
+                   help="weight of the adversarial losses (default 5, paper and code)")
+    p.add_argument("--discriminator-dropout", type=float, default=None, metavar="P",
+                   help="dropout in the discriminators' residual blocks (default: the "
+                        "config's, 0.5 as the authors')")
+    p.add_argument("--no-shuffle", action="store_true", help="feed the train split in record "
+                   "order (step k: pairs kB..kB+B-1) instead of seeded shuffling")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 with loss "
                    "scaling")
-    p.add_argument("--strategy", default="default", choices=["default", "mirrored",
-                                                             "multiworker"])
+    p.add_argument("--strategy", default=None, choices=["default", "mirrored", "multiworker"])
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its "
-                   "last checkpoint (same step, phase and optimizer state)")
+                   "last checkpoint (same step, phase, optimizer state and data position)")
     p.add_argument("--checkpoint-every", type=int, default=None)
     p.add_argument("--log-every", type=int, default=None, help="steps per TensorBoard scalar "
                    "write and per progress-bar epoch")
     p.add_argument("--image-every", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     p.set_defaults(func=train)

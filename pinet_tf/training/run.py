@@ -4,49 +4,46 @@
     RUN_DIR/checkpoints/                     tf.train.Checkpoint: networks, optimizers, step, phase
     RUN_DIR/logs/                            TensorBoard
     RUN_DIR/samples/results.png              held-out pairs at the end of the run
-    RUN_DIR/metrics.json                     held-out L1, SSIM, parsing accuracy at the end
-    RUN_DIR/generator.weights.h5             final generator (`pinet_tf.models.io`)
+    RUN_DIR/metrics.json                     held-out L1, SSIM, parsing accuracy, and which split
+    RUN_DIR/generator.weights.h5             final generator (`pinet_tf.models.io`), and the final
+    RUN_DIR/{pose,appearance}_discriminator.weights.h5   discriminators
 
-One worker (default or MirroredStrategy) trains with `fit`; MultiWorkerMirroredStrategy runs the
-same per-phase step function in a custom loop, because Keras 3's `fit` fails under it
-(`docs/keras3-notes.md`).
+The order of a run: check every input (nothing is written before), create RUN_DIR, build the
+trainer (VGG19 and `--init-weights` read here), prepare the data (a synthetic set when none is
+given), train (`run_fit`, or `distribute.run_custom_loop` under MultiWorkerMirroredStrategy),
+save. A run that fails before its first checkpoint leaves nothing of what it created.
+
+Exact resume: the data stream is a function of the seed (deterministic order, seeded shuffle),
+so a resumed run skips the pairs the checkpointed steps consumed and continues with the ones the
+uninterrupted run would have seen next; the checkpoint holds the dropout seed states as well.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import os
 import shutil
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from pinet_tf.config import ModelConfig
-from pinet_tf.models.io import RUN_CONFIG, RUN_WEIGHTS, save_generator
+from pinet_tf.models.io import (DISCRIMINATORS, RUN_CONFIG, RUN_WEIGHTS,
+                                discriminator_weights_paths, load_weights_checked,
+                                resolve_weights, save_generator, save_weights_atomic)
 from pinet_tf.training.callbacks import (PhaseScheduler, RunController, TrainingLogger,
-                                         check_finite, sample_grid)
+                                         sample_grid)
 from pinet_tf.training.config import TrainConfig
+from pinet_tf.training.distribute import (is_chief, make_strategy, numeric_features,
+                                          run_custom_loop)
 from pinet_tf.training.schedules import make_optimizers
 from pinet_tf.training.trainer import PINetTrainer
+from pinet_tf.utils.atomic import write_json
 
 TRAIN_CONFIG = "train_config.json"
 CHECKPOINTS = "checkpoints"
-STRATEGIES = ("default", "mirrored", "multiworker")
-
-
-def make_strategy(name: str):
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multiworker needs the TF_CONFIG environment variable "
-                             "(cluster and task of this worker)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+METRICS = "metrics.json"
 
 
 def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
@@ -64,43 +61,88 @@ def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
         if train_cfg.perceptual_weight > 0:
             perceptual = VGGPerceptualLoss(train_cfg.vgg_weights, train_cfg.perceptual_layers,
                                            train_cfg.vgg_preprocessing)
-        g_opt, gi_opt, d_opt = make_optimizers(train_cfg)
-        trainer.compile(g_opt, d_opt, gi_optimizer=gi_opt, schedule=train_cfg.schedule,
-                        l1=train_cfg.l1_weight, perceptual=train_cfg.perceptual_weight,
-                        gan=train_cfg.gan_weight, parsing_ce=train_cfg.parsing_ce_weight,
-                        parsing_l1=train_cfg.parsing_l1_weight, gan_kind=train_cfg.gan_kind,
-                        perceptual_loss=perceptual, **compile_kwargs)
+        trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
+                        gan_kind=train_cfg.gan_kind, perceptual_loss=perceptual,
+                        **compile_kwargs)
     return trainer
 
 
-def _prepare_run_dir(out, cfg, train_cfg, resume):
-    ckpt_dir = os.path.join(out, CHECKPOINTS)
-    has_ckpt = tf.train.latest_checkpoint(ckpt_dir) is not None
+# -- inputs, checked before anything is written ------------------------------------------------
+def _has_checkpoint(out) -> bool:
+    return tf.train.latest_checkpoint(os.path.join(out, CHECKPOINTS)) is not None
+
+
+def check_run(cfg, train_cfg, out, data=None, resume=False):
+    """(ModelConfig, TrainConfig) the run will use; raises on any bad input, writing nothing.
+
+    With `resume`, both come from RUN_DIR (a given `cfg` must equal the saved one)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, expected a run directory")
     if resume:
-        if not has_ckpt:
-            raise FileNotFoundError(f"--resume: no checkpoint in {ckpt_dir}")
+        if not _has_checkpoint(out):
+            raise FileNotFoundError(f"--resume: no checkpoint in {os.path.join(out, CHECKPOINTS)}")
         saved_cfg = ModelConfig.load(os.path.join(out, RUN_CONFIG))
-        saved_train = TrainConfig.load(os.path.join(out, TRAIN_CONFIG))
-        if saved_cfg != cfg:
+        if cfg is not None and saved_cfg != cfg:
             raise ValueError(f"--resume: {os.path.join(out, RUN_CONFIG)} holds config "
                              f"{saved_cfg.name!r}, which differs from the requested one")
-        return saved_train
-    if has_ckpt:
-        raise ValueError(f"{out} already holds a run (checkpoints in {ckpt_dir}); pass --resume "
-                         f"to continue it or choose another --out")
+        cfg, train_cfg = saved_cfg, TrainConfig.load(os.path.join(out, TRAIN_CONFIG))
+    elif _has_checkpoint(out):
+        raise ValueError(f"{out} already holds a run (checkpoints in "
+                         f"{os.path.join(out, CHECKPOINTS)}); pass --resume to continue it or "
+                         f"choose another --out")
+    if data is not None:
+        from pinet_tf.datasets import tfrecords
+
+        splits = tfrecords.read_manifest(data, verify="none")["splits"]
+        if "train" not in splits:
+            raise ValueError(f"--data {data}: no train split (has {sorted(splits)})")
+    if train_cfg.perceptual_weight > 0 and not os.path.isfile(train_cfg.vgg_weights):
+        raise FileNotFoundError(f"--vgg-weights: VGG19 weights file not found: "
+                                f"{train_cfg.vgg_weights}")
+    if train_cfg.init_weights and not resume:
+        resolve_weights(train_cfg.init_weights, cfg)  # the generator file exists
+    return cfg, train_cfg
+
+
+@contextlib.contextmanager
+def run_directory(out, resume):
+    """Create RUN_DIR; if the block fails before a checkpoint exists, remove what it created."""
+    existed = os.path.isdir(out)
+    before = set(os.listdir(out)) if existed else set()
     os.makedirs(out, exist_ok=True)
-    cfg.save(os.path.join(out, RUN_CONFIG))
-    train_cfg.save(os.path.join(out, TRAIN_CONFIG))
-    return train_cfg
+    try:
+        yield out
+    except BaseException:
+        if not resume and not _has_checkpoint(out):
+            if existed:
+                for name in set(os.listdir(out)) - before:
+                    path = os.path.join(out, name)
+                    shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
+def load_initial_weights(trainer, source, cfg, log=print) -> None:
+    """`--init-weights`: the generator of a run directory or PREFIX.weights.h5, and the
+    discriminators beside it when present (missing ones keep their fresh initialisation)."""
+    weights, _ = resolve_weights(source, cfg)
+    load_weights_checked(trainer.generator, weights, cfg)
+    log(f"initial weights: generator from {weights}")
+    for name, path in zip(DISCRIMINATORS, discriminator_weights_paths(source)):
+        if os.path.isfile(path):
+            load_weights_checked(getattr(trainer, name), path, cfg)
+            log(f"initial weights: {name} from {path}")
+        else:
+            log(f"initial weights: no {path}: {name} initialised fresh")
+
+
+# -- data ----------------------------------------------------------------------------------
 def resolve_data(data, out, cfg, seed=0):
     """A records directory: `data` itself, or a synthetic set made under RUN_DIR/data."""
     from pinet_tf import datasets
 
     if data:
-        if not os.path.isdir(data):
-            raise FileNotFoundError(f"--data: records directory not found: {data}")
         return data
     identities, poses = datasets.SYNTHETIC_SIZE
     print(f"no --data: making a synthetic set ({identities} identities x {poses} poses, "
@@ -108,60 +150,79 @@ def resolve_data(data, out, cfg, seed=0):
     return datasets.prepare_synthetic(os.path.join(out, "data"), cfg, identities, poses, seed)
 
 
-def _held_out(records, cfg, batch_size):
-    """The test split (the train split when the records have none), fixed order."""
+def held_out_split(records) -> str:
+    """"test", or "train" when the records have no test split (an absent or empty one; a
+    corrupt one is an error when it is read)."""
+    from pinet_tf.datasets import tfrecords
+
+    splits = tfrecords.read_manifest(records, verify="none")["splits"]
+    if splits.get("test", {}).get("pairs", 0) > 0:
+        return "test"
+    print(f"{records} has no test split: held-out metrics and pictures use the train split",
+          flush=True)
+    return "train"
+
+
+def held_out(records, split, cfg, batch_size):
+    """The held-out split in record order (its shards checked: a corrupt one is an error)."""
     from pinet_tf import datasets
 
-    try:
-        return datasets.make_dataset(records, "test", cfg, batch_size, training=False,
-                                     deterministic=True)
-    except ValueError:
-        return datasets.make_dataset(records, "train", cfg, batch_size, training=False,
-                                     deterministic=True)
+    return datasets.make_dataset(records, split, cfg, batch_size, training=False,
+                                 deterministic=True)
 
 
-def _sample_batch(records, cfg, n=4):
-    return next(iter(_held_out(records, cfg, n)))
-
-
-def train(cfg: ModelConfig, train_cfg: TrainConfig, out: str, data: str | None = None,
-          resume: bool = False, verbose: int = 1, evaluate: bool = True) -> dict:
-    """Train into RUN_DIR `out`; returns {"step", "metrics", "results"}."""
+def training_data(records, cfg, train_cfg, start_step=0):
+    """The endless training stream from global step `start_step` on: seeded shuffle, or the
+    split's record order (`shuffle=False`: step k sees pairs kB..kB+B-1, wrapping around)."""
     from pinet_tf import datasets
 
-    train_cfg = _prepare_run_dir(out, cfg, train_cfg, resume)
+    b = train_cfg.batch_size
+    return datasets.make_dataset(records, "train", cfg, b, training=train_cfg.shuffle,
+                                 repeat=True, seed=train_cfg.seed, deterministic=True,
+                                 skip=start_step * b)
+
+
+# -- the run -------------------------------------------------------------------------------
+def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
+          data: str | None = None, resume: bool = False, verbose: int = 1,
+          evaluate: bool = True) -> dict:
+    """Train into RUN_DIR `out`; returns {"step", "split", "metrics", "results"}.
+
+    With `resume`, cfg and train_cfg may be None (RUN_DIR's are used)."""
+    cfg, train_cfg = check_run(cfg, train_cfg, out, data, resume)
     if train_cfg.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        keras.utils.set_random_seed(train_cfg.seed)
-        records = resolve_data(data, out, cfg, train_cfg.seed)
-        strategy = make_strategy(train_cfg.strategy)
-        trainer = build_trainer(cfg, train_cfg, strategy)
-        manager = tf.train.CheckpointManager(trainer.checkpoint(),
-                                             os.path.join(out, CHECKPOINTS), max_to_keep=3)
-        if resume:
-            manager.checkpoint.restore(manager.latest_checkpoint).expect_partial()
-            print(f"resumed {manager.latest_checkpoint} at step {int(trainer.step.numpy())}, "
-                  f"phase {trainer.current_phase()}", flush=True)
-        train_ds = datasets.make_dataset(records, "train", cfg, train_cfg.batch_size,
-                                         training=True, repeat=True, seed=train_cfg.seed)
-        sample = _sample_batch(records, cfg)
-        if train_cfg.strategy == "multiworker":
-            run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=verbose)
-        else:
-            run_fit(trainer, train_cfg, train_ds, manager, os.path.join(out, "logs"), sample,
-                    verbose=verbose)
-        return finish(trainer, cfg, records, out, sample, evaluate=evaluate,
-                      chief=_is_chief(strategy))
+        with run_directory(out, resume):
+            if not resume:
+                cfg.save(os.path.join(out, RUN_CONFIG))
+                train_cfg.save(os.path.join(out, TRAIN_CONFIG))
+            keras.utils.set_random_seed(train_cfg.seed)
+            strategy = make_strategy(train_cfg.strategy)
+            trainer = build_trainer(cfg, train_cfg, strategy)
+            manager = tf.train.CheckpointManager(trainer.checkpoint(),
+                                                 os.path.join(out, CHECKPOINTS), max_to_keep=3)
+            if resume:
+                manager.checkpoint.restore(manager.latest_checkpoint).expect_partial()
+                print(f"resumed {manager.latest_checkpoint} at step {int(trainer.step.numpy())}"
+                      f", phase {trainer.current_phase()}", flush=True)
+            elif train_cfg.init_weights:
+                load_initial_weights(trainer, train_cfg.init_weights, cfg)
+            records = resolve_data(data, out, cfg, train_cfg.seed)
+            split = held_out_split(records)
+            sample = next(iter(held_out(records, split, cfg, 4)))
+            train_ds = training_data(records, cfg, train_cfg, int(trainer.step.numpy()))
+            if train_cfg.strategy == "multiworker":
+                run_custom_loop(trainer, train_cfg, train_ds, manager, strategy,
+                                verbose=verbose)
+            else:
+                run_fit(trainer, train_cfg, train_ds, manager, os.path.join(out, "logs"),
+                        sample, verbose=verbose)
+        return finish(trainer, cfg, records, split, out, sample, evaluate=evaluate,
+                      chief=is_chief(strategy))
     finally:
         if train_cfg.mixed_precision:
             keras.mixed_precision.set_global_policy("float32")
-
-
-def numeric_features(ds):
-    """Drop the string fields (source_name, target_name): the step does not use them, and
-    distributing string tensors across replicas fails (AddN on strings)."""
-    return ds.map(lambda d: {k: v for k, v in d.items() if v.dtype != tf.string})
 
 
 def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, verbose=1):
@@ -181,66 +242,28 @@ def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, v
                        shuffle=False)  # the tf.data pipeline shuffles
 
 
-def _is_chief(strategy) -> bool:
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    return resolver.task_type in ("chief", None) or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+def save_final_weights(trainer, cfg, out) -> None:
+    """RUN_DIR/generator.weights.h5 (with its config) and both discriminators' weights."""
+    save_generator(trainer.generator, cfg, os.path.join(out, RUN_WEIGHTS))
+    for name, path in zip(DISCRIMINATORS, discriminator_weights_paths(out)):
+        save_weights_atomic(getattr(trainer, name), path)
 
 
-def run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=1):
-    """The multi-worker loop: the same per-phase step in `strategy.run`, one tf.function per
-    phase. Every worker saves (a collective op); only the chief writes into RUN_DIR."""
-    total = train_cfg.total_steps
-    dist = iter(strategy.experimental_distribute_dataset(numeric_features(train_ds)))
-    chief = _is_chief(strategy)
-    if not chief:
-        task = strategy.cluster_resolver.task_id
-        tmp_dir = os.path.join(manager.directory, f".worker-{task}")
-        worker_manager = tf.train.CheckpointManager(manager.checkpoint, tmp_dir, max_to_keep=1)
-    steps = {}
-    step = int(trainer.step.numpy())
-    while step < total:
-        phase = train_cfg.phase_at(step)
-        if phase != trainer.current_phase():
-            trainer.phase.assign(phase)
-        fn = steps.get(phase)
-        if fn is None:
-            def fn(batch, _phase=phase):
-                return strategy.run(trainer.phase_train_step, args=(_phase, batch))
-            fn = steps[phase] = tf.function(fn)
-        logs = fn(next(dist))
-        step = int(trainer.step.assign_add(1).numpy())
-        values = {k: float(np.asarray(strategy.experimental_local_results(v)[0]))
-                  for k, v in logs.items()}
-        check_finite(values, step, manager.latest_checkpoint, trainer.phase_losses(phase))
-        if step % train_cfg.checkpoint_every == 0 or step >= total:
-            (manager if chief else worker_manager).save(checkpoint_number=step)
-        if verbose and (step % train_cfg.log_every == 0 or step >= total):
-            print(f"step {step}/{total} phase {phase} " + " ".join(
-                f"{k} {v:.4f}" for k, v in values.items()), flush=True)
-    if not chief:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
-def finish(trainer, cfg, records, out, sample, evaluate=True, chief=True) -> dict:
+def finish(trainer, cfg, records, split, out, sample, evaluate=True, chief=True) -> dict:
     """Final weights, held-out metrics and the results picture."""
     from pinet_tf.utils import drawing
 
-    result = {"step": int(trainer.step.numpy())}
+    result = {"step": int(trainer.step.numpy()), "split": split}
     if evaluate:
-        test_ds = _held_out(records, cfg, 4)
+        test_ds = held_out(records, split, cfg, 4)
         metrics = trainer.evaluate(numeric_features(test_ds), verbose=0, return_dict=True)
         result["metrics"] = {k: float(v) for k, v in metrics.items()}
     if not chief:
         return result
-    save_generator(trainer.generator, cfg, os.path.join(out, RUN_WEIGHTS))
+    save_final_weights(trainer, cfg, out)
     picture = os.path.join(out, "samples", "results.png")
     scale = max(1, round(256 / cfg.image_height))  # a readable picture for small configs
     drawing.save_png_atomic(picture, sample_grid(trainer, sample, scale=min(scale, 4)))
     result["results"] = picture
-    with open(os.path.join(out, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    write_json(os.path.join(out, METRICS), result)
     return result

@@ -31,9 +31,11 @@ from pinet_tf.metrics import ssim
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
                              build_image_generator, build_parsing_generator,
                              build_pose_discriminator)
+from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
 from pinet_tf.training.config import PHASE_IMAGE, PHASE_JOINT, PHASE_PARSING
 
-GP_INPUTS = ("source_image", "source_parsing_onehot", "source_heatmaps", "target_heatmaps")
+#: The loss weights `compile` takes (`TrainConfig.loss_weights`).
+LOSS_WEIGHTS = ("l1", "perceptual", "gan", "parsing_ce", "parsing_l1")
 #: Every loss the trainer can report (the progress bar shows those of the current phase).
 LOSS_NAMES = ("parsing_ce", "parsing_l1", "l1", "perceptual", "g_gan", "d_pose",
               "d_appearance", "g_total")
@@ -73,6 +75,8 @@ class PINetTrainer(keras.Model):
         self.appearance_discriminator = (appearance_discriminator
                                          or build_appearance_discriminator(cfg))
         self.generator = build_generator(cfg, self.parsing_generator, self.image_generator)
+        # G_p logits -> G_i's guide in the joint phase: the composed generator's own layer.
+        self.parsing_guide = self.generator.get_layer("parsing_guide")
         self.phase = keras.Variable(PHASE_JOINT, dtype="int32", trainable=False, name="phase")
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step")
         self._trackers = {n: keras.metrics.Mean(name=n)
@@ -80,67 +84,54 @@ class PINetTrainer(keras.Model):
         self._compiled_steps = {}
 
     def call(self, inputs, training=False):
-        return self.generator({k: inputs[k] for k in GP_INPUTS}, training=training)
+        return self.generator({k: inputs[k] for k in PARSING_GENERATOR_INPUTS}, training=training)
 
     @property
     def metrics(self):
         return list(self._trackers.values())
 
     # -- compile -------------------------------------------------------------------------
-    def compile(self, g_optimizer=None, d_optimizer=None, *, gi_optimizer=None,
-                schedule="paper", l1=1.0, perceptual=None, gan=5.0, parsing_ce=1.0,
-                parsing_l1=None, gan_kind=None, perceptual_loss=None, **kwargs):
-        """Set optimizers and loss weights; None takes the schedule's default.
+    def compile(self, parsing_optimizer, image_optimizer, discriminator_optimizer, *,
+                loss_weights, gan_kind, perceptual_loss=None, **kwargs):
+        """Ready optimizers and losses (keras-io GAN style); `TrainConfig` resolves the values
+        (`pinet_tf.training.run.build_trainer` makes them from one).
 
         Args:
-            g_optimizer: the parsing generator's optimizer (and G_i's when gi_optimizer is None:
-                a fresh optimizer from the same config, since the two start at different steps).
-            d_optimizer: one optimizer for both discriminators.
-            schedule: "paper" (defaults perceptual 0.5, parsing L1 1, log GAN) or "official"
-                (perceptual 1, no parsing L1, least-squares GAN).
-            perceptual_loss: a `VGGPerceptualLoss`; required when the perceptual weight is > 0.
+            parsing_optimizer, image_optimizer: G_p's and G_i's (separate Adam states: in the
+                paper schedule G_i starts later). discriminator_optimizer: D_P's and D_A's.
+                Under a mixed_float16 policy each must be a `keras.optimizers.LossScaleOptimizer`.
+            loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} (`TrainConfig.
+                loss_weights`). gan_kind: "log" or "lsgan".
+            perceptual_loss: a `VGGPerceptualLoss`, needed when the perceptual weight is > 0.
             kwargs: passed to `keras.Model.compile` (e.g. jit_compile, run_eagerly).
         """
-        if schedule not in ("paper", "official"):
-            raise ValueError(f"schedule must be 'paper' or 'official', got {schedule!r}")
-        paper = schedule == "paper"
-        self.schedule = schedule
-        self.loss_weights_ = {
-            "l1": float(l1),
-            "perceptual": float((0.5 if paper else 1.0) if perceptual is None else perceptual),
-            "gan": float(gan),
-            "parsing_ce": float(parsing_ce),
-            "parsing_l1": float((1.0 if paper else 0.0) if parsing_l1 is None else parsing_l1),
-        }
-        self.gan_kind = gan_kind or ("log" if paper else "lsgan")
+        missing = sorted(set(LOSS_WEIGHTS) - set(loss_weights))
+        if missing:
+            raise ValueError(f"loss_weights lacks {missing}")
+        self.loss_weights_ = {k: float(loss_weights[k]) for k in LOSS_WEIGHTS}
+        self.gan_kind = gan_kind
         if self.loss_weights_["perceptual"] > 0 and perceptual_loss is None:
-            raise ValueError(
-                f"perceptual weight is {self.loss_weights_['perceptual']} but no perceptual loss "
-                f"was given: build VGGPerceptualLoss(<local VGG19 notop weights file>) "
-                f"(--vgg-weights PATH) or set the perceptual weight to 0")
+            raise ValueError(f"perceptual weight {self.loss_weights_['perceptual']} needs a "
+                             f"perceptual_loss (VGGPerceptualLoss)")
         self.perceptual_loss = perceptual_loss
-        adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)  # noqa: E731
-        self.g_optimizer = g_optimizer or adam()
-        self.gi_optimizer = gi_optimizer or self.g_optimizer.__class__.from_config(
-            self.g_optimizer.get_config())
-        self.d_optimizer = d_optimizer or adam()
-        if keras.config.dtype_policy().name == "mixed_float16":
-            # float16 gradients underflow without loss scaling.
-            scaled = lambda o: o if isinstance(o, keras.optimizers.LossScaleOptimizer) \
-                else keras.optimizers.LossScaleOptimizer(o)  # noqa: E731
-            self.g_optimizer, self.gi_optimizer, self.d_optimizer = (
-                scaled(self.g_optimizer), scaled(self.gi_optimizer), scaled(self.d_optimizer))
+        optimizers = (parsing_optimizer, image_optimizer, discriminator_optimizer)
+        if keras.config.dtype_policy().name == "mixed_float16" and not all(
+                isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers):
+            raise ValueError("under mixed_float16 every optimizer must be a LossScaleOptimizer "
+                             "(float16 gradients underflow without loss scaling)")
+        self.parsing_optimizer, self.image_optimizer, self.discriminator_optimizer = optimizers
         kwargs.setdefault("jit_compile", False)
         if kwargs.get("steps_per_execution", 1) != 1:
             raise ValueError("PINetTrainer needs steps_per_execution=1 (the phase is chosen "
                              "per step)")
         # Keras's own `optimizer` slot gets G_p's (already built below), so `fit` builds nothing
         # else; the step uses the three optimizers explicitly.
-        super().compile(optimizer=self.g_optimizer, **kwargs)
+        super().compile(optimizer=self.parsing_optimizer, **kwargs)
         # Build the optimizer slots now (inside the caller's strategy scope, if any).
-        for opt, variables in ((self.g_optimizer, self.parsing_generator.trainable_variables),
-                               (self.gi_optimizer, self.image_generator.trainable_variables),
-                               (self.d_optimizer, self._discriminator_variables())):
+        for opt, variables in (
+                (self.parsing_optimizer, self.parsing_generator.trainable_variables),
+                (self.image_optimizer, self.image_generator.trainable_variables),
+                (self.discriminator_optimizer, self._discriminator_variables())):
             if not opt.built:
                 opt.build(variables)
         self._compiled_steps = {}
@@ -151,13 +142,22 @@ class PINetTrainer(keras.Model):
 
     # -- checkpointing ---------------------------------------------------------------------
     def checkpoint(self) -> tf.train.Checkpoint:
-        """Everything a resumed run needs: the four networks, three optimizers, step, phase."""
+        """Everything a resumed run needs: the four networks, three optimizers, step, phase, and
+        the dropout layers' random-seed states (which `tf.train.Checkpoint` does not track
+        through a Keras model), so a resumed run draws the masks the uninterrupted one would."""
+        networks = (self.parsing_generator, self.image_generator, self.pose_discriminator,
+                    self.appearance_discriminator)
+        seeds = []
+        for net in networks:
+            weights = {id(w) for w in net.weights}
+            seeds += [v for v in net.variables if id(v) not in weights]
         return tf.train.Checkpoint(
             parsing_generator=self.parsing_generator, image_generator=self.image_generator,
             pose_discriminator=self.pose_discriminator,
             appearance_discriminator=self.appearance_discriminator,
-            g_optimizer=self.g_optimizer, gi_optimizer=self.gi_optimizer,
-            d_optimizer=self.d_optimizer, step=self.step, phase=self.phase)
+            parsing_optimizer=self.parsing_optimizer, image_optimizer=self.image_optimizer,
+            discriminator_optimizer=self.discriminator_optimizer, step=self.step,
+            phase=self.phase, seed_states=seeds)
 
     # -- the step ------------------------------------------------------------------------
     def current_phase(self) -> int:
@@ -188,10 +188,6 @@ class PINetTrainer(keras.Model):
                                "tf.function call phase_train_step(phase, data) instead")
         return self.phase_train_step(self.current_phase(), data)
 
-    def _guide(self, logits):
-        guide = ops.stop_gradient(ops.cast(logits, "float32"))
-        return ops.softmax(guide, axis=-1) if self.cfg.parsing_feed == "softmax" else guide
-
     def phase_train_step(self, phase, data):
         """The GAN step for a fixed phase (traced once per phase). Returns the phase's losses."""
         if isinstance(data, (tuple, list)):
@@ -208,7 +204,7 @@ class PINetTrainer(keras.Model):
         with tf.GradientTape() as tape:
             parsing_loss = image_loss = 0.0
             if trains_gp:
-                logits = self.parsing_generator({k: data[k] for k in GP_INPUTS},
+                logits = self.parsing_generator({k: data[k] for k in PARSING_GENERATOR_INPUTS},
                                                 training=True)["parsing_logits"]
                 losses["parsing_ce"] = parsing_cross_entropy(logits, target_onehot)
                 parsing_loss = w["parsing_ce"] * losses["parsing_ce"]
@@ -216,7 +212,7 @@ class PINetTrainer(keras.Model):
                     losses["parsing_l1"] = parsing_l1(logits, target_onehot)
                     parsing_loss += w["parsing_l1"] * losses["parsing_l1"]
             if trains_gi:
-                guide = target_onehot if phase == PHASE_IMAGE else self._guide(logits)
+                guide = target_onehot if phase == PHASE_IMAGE else self.parsing_guide(logits)
                 fake = self.image_generator({
                     "source_image": data["source_image"],
                     "source_parsing_onehot": data["source_parsing_onehot"],
@@ -242,14 +238,14 @@ class PINetTrainer(keras.Model):
             # one backward pass of their (separately loss-scaled) sum gives both gradients.
             scaled = 0.0
             if trains_gp:
-                scaled += self.g_optimizer.scale_loss(parsing_loss / replicas)
+                scaled += self.parsing_optimizer.scale_loss(parsing_loss / replicas)
             if trains_gi:
-                scaled += self.gi_optimizer.scale_loss(image_loss / replicas)
+                scaled += self.image_optimizer.scale_loss(image_loss / replicas)
         grads = tape.gradient(scaled, gp_vars + gi_vars)
         if trains_gp:
-            self.g_optimizer.apply(grads[:len(gp_vars)], gp_vars)
+            self.parsing_optimizer.apply(grads[:len(gp_vars)], gp_vars)
         if trains_gi:
-            self.gi_optimizer.apply(grads[len(gp_vars):], gi_vars)
+            self.image_optimizer.apply(grads[len(gp_vars):], gi_vars)
         for name, value in losses.items():
             self._trackers[name].update_state(value)
         return {n: self._trackers[n].result() for n in self.phase_losses(phase)}
@@ -278,9 +274,9 @@ class PINetTrainer(keras.Model):
                                                 training=True)["score"]
             d_pose = discriminator_loss(*ops.split(pose, 2, axis=0), kind=kind)
             d_app = discriminator_loss(*ops.split(app, 2, axis=0), kind=kind)
-            scaled = self.d_optimizer.scale_loss(w * (d_pose + d_app) / replicas)
+            scaled = self.discriminator_optimizer.scale_loss(w * (d_pose + d_app) / replicas)
         grads = tape.gradient(scaled, d_vars)
-        self.d_optimizer.apply(grads, d_vars)
+        self.discriminator_optimizer.apply(grads, d_vars)
         return {"d_pose": d_pose, "d_appearance": d_app}
 
     # -- evaluation ------------------------------------------------------------------------

@@ -20,7 +20,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras
 from pinet_tf.training.config import TrainConfig
 from pinet_tf.training.callbacks import PhaseScheduler
-from pinet_tf.training.run import build_trainer, numeric_features
+from pinet_tf.training.distribute import numeric_features
+from pinet_tf.training.run import build_trainer
 from tests.training.contract_data import contract_dataset
 from tests.training.test_trainer import MICRO
 
@@ -49,7 +50,7 @@ moved = any(not np.array_equal(before[v.path], v.numpy())
 print("RESULT " + json.dumps({
     "replicas": strategy.num_replicas_in_sync, "copies_equal": copies_equal,
     "all_replicated": all(replicated), "moved": moved, "phase": trainer.current_phase(),
-    "gi_iterations": int(trainer.gi_optimizer.iterations.numpy()),
+    "gi_iterations": int(trainer.image_optimizer.iterations.numpy()),
     "losses": {k: float(v[-1]) for k, v in history.history.items()}}))
 """
 

@@ -73,10 +73,10 @@ def test_compiled_run_moved_each_network_only_in_its_phases(trained_tiny_run):
     trainer.checkpoint().restore(ckpt).expect_partial()
     a, b, c = TINY_RUN_STEPS
     assert int(trainer.step.numpy()) == a + b + c and trainer.current_phase() == 3
-    assert int(trainer.g_optimizer.iterations.numpy()) == a + c
-    assert int(trainer.gi_optimizer.iterations.numpy()) == b + c
+    assert int(trainer.parsing_optimizer.iterations.numpy()) == a + c
+    assert int(trainer.image_optimizer.iterations.numpy()) == b + c
     # The fixture trains without GAN (weight 0), so the discriminators never step.
-    assert int(trainer.d_optimizer.iterations.numpy()) == 0
+    assert int(trainer.discriminator_optimizer.iterations.numpy()) == 0
     # The TensorBoard "phase" scalar switched at the configured boundaries.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     events = EventAccumulator(os.path.join(trained_tiny_run, "logs"),

@@ -19,6 +19,7 @@ from pinet_tf.config import ModelConfig
 from pinet_tf.training.callbacks import NonFiniteLossError, PhaseScheduler
 from pinet_tf.training.config import TrainConfig
 from pinet_tf.training.run import build_trainer, run_fit
+from pinet_tf.training.schedules import make_optimizers
 from pinet_tf.training.trainer import PINetTrainer
 from tests.training.contract_data import contract_dataset, contract_elements
 
@@ -83,9 +84,9 @@ def test_phase_switch_inside_one_fit_changes_which_weights_move():
             "g_total"} <= set(history.history)
     assert all(np.isfinite(v[-1]) for v in history.history.values())
     # Each optimizer counted only its own network's updates.
-    assert int(trainer.g_optimizer.iterations.numpy()) == 4
-    assert int(trainer.gi_optimizer.iterations.numpy()) == 4
-    assert int(trainer.d_optimizer.iterations.numpy()) == 4
+    assert int(trainer.parsing_optimizer.iterations.numpy()) == 4
+    assert int(trainer.image_optimizer.iterations.numpy()) == 4
+    assert int(trainer.discriminator_optimizer.iterations.numpy()) == 4
 
 
 def test_checkpoint_resume_mid_phase_is_exact(tmp_path):
@@ -108,7 +109,7 @@ def test_checkpoint_resume_mid_phase_is_exact(tmp_path):
     b = build_trainer(MICRO, train_cfg, run_eagerly=True)
     b.checkpoint().restore(os.path.join(ckpt_dir, "ckpt-2")).assert_existing_objects_matched()
     assert int(b.step.numpy()) == 2 and b.current_phase() == 3
-    assert int(b.gi_optimizer.iterations.numpy()) == 2
+    assert int(b.image_optimizer.iterations.numpy()) == 2
     manager_b = tf.train.CheckpointManager(b.checkpoint(), str(tmp_path / "b"), max_to_keep=5)
     run_fit(b, train_cfg, contract_dataset(MICRO, n=8, batch_size=2).skip(2),
             manager_b, str(tmp_path / "logs_b"), None, verbose=0)
@@ -118,7 +119,7 @@ def test_checkpoint_resume_mid_phase_is_exact(tmp_path):
         for va, vb in zip(getattr(a, net).weights, getattr(b, net).weights):
             np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-5, atol=1e-6,
                                        err_msg=f"{net}/{va.path}")
-    for opt in ("g_optimizer", "gi_optimizer", "d_optimizer"):
+    for opt in ("parsing_optimizer", "image_optimizer", "discriminator_optimizer"):
         for va, vb in zip(getattr(a, opt).variables, getattr(b, opt).variables):
             np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-5, atol=1e-7)
     # TensorBoard got scalars and an image grid.
@@ -153,8 +154,8 @@ def test_evaluate_reports_l1_ssim_and_parsing_accuracy():
     from pinet_tf.metrics import ssim
 
     keras.utils.set_random_seed(0)
-    trainer = PINetTrainer(MICRO)
-    trainer.compile(schedule="official", perceptual=0, run_eagerly=True)
+    trainer = build_trainer(MICRO, TrainConfig(schedule="official", steps=(1,),
+                                               perceptual_weight=0), run_eagerly=True)
     elements = contract_elements(MICRO, 4, seed=3)
     ds = tf.data.Dataset.from_tensor_slices(elements).batch(2)
     got = trainer.evaluate(ds, verbose=0, return_dict=True)
@@ -175,11 +176,11 @@ def test_mixed_precision_step_uses_loss_scaling_and_float32_weights():
         train_cfg = TrainConfig(schedule="official", steps=(1,), batch_size=2,
                                 perceptual_weight=0, mixed_precision=True)
         trainer = build_trainer(MICRO, train_cfg)
-        assert isinstance(trainer.gi_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert isinstance(trainer.image_optimizer, keras.optimizers.LossScaleOptimizer)
         assert trainer.image_generator.get_layer("gi_gc5").compute_dtype == "float16"
         before = _values(trainer.image_generator.trainable_variables)
         batch = next(iter(contract_dataset(MICRO, n=2, batch_size=2)))
-        scale = float(trainer.gi_optimizer.dynamic_scale.numpy())
+        scale = float(trainer.image_optimizer.dynamic_scale.numpy())
         # Dynamic loss scaling starts at 2^15: steps whose float16 gradients overflow are skipped
         # (and the scale halved) until the scale fits, then the weights move.
         for _ in range(12):
@@ -188,18 +189,32 @@ def test_mixed_precision_step_uses_loss_scaling_and_float32_weights():
                 break
         assert all(np.isfinite(float(v)) for v in logs.values())
         assert _moved(before, trainer.image_generator.trainable_variables)
-        assert float(trainer.gi_optimizer.dynamic_scale.numpy()) <= scale
+        assert float(trainer.image_optimizer.dynamic_scale.numpy()) <= scale
         assert all(v.dtype == "float32" for v in trainer.image_generator.trainable_variables)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
-def test_compile_refuses_perceptual_weight_without_vgg():
+def test_compile_takes_resolved_values_and_refuses_incomplete_ones():
+    train_cfg = TrainConfig(schedule="official", steps=(1,), perceptual_weight=0)
     trainer = PINetTrainer(MICRO)
+    optimizers = make_optimizers(train_cfg)
+    weights = dict(train_cfg.loss_weights, perceptual=1.0)
     with pytest.raises(ValueError, match="VGGPerceptualLoss"):
-        trainer.compile(schedule="paper")
+        trainer.compile(*optimizers, loss_weights=weights, gan_kind="lsgan")
+    with pytest.raises(ValueError, match=r"lacks \['parsing_l1'\]"):
+        trainer.compile(*optimizers, loss_weights={k: v for k, v in weights.items()
+                                                   if k != "parsing_l1"}, gan_kind="lsgan")
     with pytest.raises(ValueError, match="steps_per_execution"):
-        trainer.compile(schedule="official", perceptual=0, steps_per_execution=2)
+        trainer.compile(*optimizers, loss_weights=train_cfg.loss_weights, gan_kind="lsgan",
+                        steps_per_execution=2)
+    trainer.compile(*optimizers, loss_weights=train_cfg.loss_weights, gan_kind="lsgan")
+    assert trainer.loss_weights_ == {"l1": 1.0, "perceptual": 0.0, "gan": 5.0,
+                                     "parsing_ce": 1.0, "parsing_l1": 0.0}
+    assert trainer.parsing_optimizer is optimizers[0]
+    assert trainer.discriminator_optimizer is optimizers[2]
+    # The joint phase feeds G_i through the composed generator's own ParsingGuide layer.
+    assert trainer.parsing_guide is trainer.generator.get_layer("parsing_guide")
 
 
 def test_step_with_perceptual_loss_from_local_vgg_weights(tmp_path):
@@ -208,8 +223,10 @@ def test_step_with_perceptual_loss_from_local_vgg_weights(tmp_path):
     keras.utils.set_random_seed(0)
     path = str(tmp_path / "vgg19_random.weights.h5")
     keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
+    train_cfg = TrainConfig(schedule="official", steps=(1,), vgg_weights=path)
     trainer = PINetTrainer(MICRO)
-    trainer.compile(schedule="official", perceptual_loss=VGGPerceptualLoss(path),
+    trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
+                    gan_kind=train_cfg.gan_kind, perceptual_loss=VGGPerceptualLoss(path),
                     run_eagerly=True)
     before = _values(trainer.image_generator.trainable_variables)
     logs = trainer.phase_train_step(3, next(iter(contract_dataset(MICRO, n=2, batch_size=2))))
