@@ -5,12 +5,12 @@ import os
 
 def run_evaluate(args) -> int:
     from pinet_tf.evaluation.evaluator import evaluate
-    from pinet_tf.metrics.weights import ENV_VAR
+    from pinet_tf.utils.weights import ENV_DIR
 
     if args.weights_dir:
         if not os.path.isdir(args.weights_dir):
             raise FileNotFoundError(f"--weights-dir {args.weights_dir} is not a directory")
-        os.environ[ENV_VAR] = args.weights_dir
+        os.environ[ENV_DIR] = args.weights_dir
     report = evaluate(args.data, args.out, run=args.run, saved_model=args.saved_model,
                       limit=args.limit, batch_size=args.batch_size, split=args.split,
                       images_dir=args.images_dir, lpips_net=args.lpips_net,

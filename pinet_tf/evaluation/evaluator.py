@@ -124,7 +124,7 @@ def _update_features(stats, features):
 def _setup_networks(lpips_net, lpips_heads, lpips_backbone, inception_weights, n_pairs,
                     inception=None):
     """Build the networks whose weights exist; the others go to `skipped` with the reason."""
-    from pinet_tf.metrics import weights as wlib
+    from pinet_tf.utils import weights as wlib
     from pinet_tf.metrics.inception import NOTOP_FILE, TOP_FILE, InceptionNetwork
     from pinet_tf.metrics.lpips import LPIPS
 
@@ -180,7 +180,7 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.metrics.fid import sqrt_psd
     from pinet_tf.metrics.inception import RESIZE_METHOD
-    from pinet_tf.metrics.weights import sha256_file
+    from pinet_tf.utils.weights import sha256_file
 
     if not out.endswith(".json"):
         raise ValueError(f"--out must name a .json file, got {out!r}")

@@ -1,6 +1,7 @@
 """Inception-v3 from local Keras weights files: pool3 features (FID) and class probabilities (IS).
 
-`keras.applications.InceptionV3` accepts a weights *path*, so nothing is downloaded. These are
+The weights files are found or downloaded by `pinet_tf.utils.weights` (like keras.applications,
+with --no-download / $PINET_TF_NO_DOWNLOAD to forbid it). These are
 the Keras (ImageNet, TF2) weights, not the TF1 graph (`pool_3:0`, 1008 logits) that published FID
 and IS numbers were computed with: our numbers are comparable between our runs, not with papers.
 """
@@ -11,15 +12,11 @@ import os
 
 import tensorflow as tf
 
-from pinet_tf.metrics import weights as wlib
+from pinet_tf.utils import weights as wlib
 
 #: The Keras application weight files (names as keras.applications downloads them).
-TOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
-NOTOP_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-SOURCE = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/ "
-          "(the keras.applications.InceptionV3 weights)")
-#: keras.applications caches its downloads here; searched after $PINET_TF_WEIGHTS_DIR.
-KERAS_CACHE = "~/.keras/models"
+TOP_FILE = wlib.FILES["inception_v3"].name
+NOTOP_FILE = wlib.FILES["inception_v3_notop"].name
 INPUT_SIZE = 299
 #: How images are brought to Inception's input size (recorded in evaluation reports).
 RESIZE_METHOD = "bilinear (tf.image.resize, no antialias) to 299x299"
@@ -39,42 +36,57 @@ def to_inception_input(images):
     return tf.image.resize(x, (INPUT_SIZE, INPUT_SIZE), method="bilinear")
 
 
-def find_inception_weights(include_top: bool, path=None) -> str:
-    """Local InceptionV3 weights file: with the classifier (IS) or without (FID)."""
+def find_inception_weights(include_top=None, path=None, allow_download=None) -> str:
+    """The InceptionV3 weights file to use.
+
+    include_top True: the classifier file (IS needs it). False (FID only): a local notop or
+    classifier file (same trunk), else a download of the notop one. None: prefer the classifier
+    (it gives FID and IS): a local classifier file, a local notop one, else download the
+    classifier. An explicit `path` wins and must exist.
+    """
+    hint = "--inception-weights PATH"
+    if path:
+        return wlib.check_explicit(path, "Inception-v3 weights")
     if include_top:
-        return wlib.find_weights("Inception-v3 with classifier (Inception Score)", TOP_FILE,
-                                 explicit=path, extra_dirs=[KERAS_CACHE], source=SOURCE)
-    return wlib.find_weights("Inception-v3 pool3 features (FID)", [NOTOP_FILE, TOP_FILE],
-                             explicit=path, extra_dirs=[KERAS_CACHE], source=SOURCE)
+        return wlib.locate("inception_v3", allow_download=allow_download, hint=hint)
+    order = ("inception_v3_notop", "inception_v3") if include_top is False else \
+        ("inception_v3", "inception_v3_notop")
+    for key in order:
+        try:
+            return wlib.locate(key, local_only=True)
+        except wlib.WeightsNotFoundError:
+            pass
+    return wlib.locate(order[0], allow_download=allow_download, hint=hint)
+
+
+def has_classifier(path) -> bool:
+    """Whether an InceptionV3 weights file holds the classifier (judged by its name: the Keras
+    files end in "_notop.h5" without it)."""
+    return "notop" not in os.path.basename(os.fspath(path))
 
 
 class InceptionNetwork:
     """Callable images -> {"pool": [B,2048], "probs": [B,1000] (only with the classifier)}.
 
-    With a classifier weights file one network serves FID and IS; a no-top file serves FID only.
-    `weights=None` looks the file up; with include_top=None an explicit file whose name contains
-    "notop" is taken as the no-classifier kind; `random_init=True` builds random weights
-    (tests only).
+    With a classifier weights file one network serves FID and IS; a notop file serves FID only.
+    `weights=None` finds the file (`find_inception_weights`, downloads allowed unless
+    `allow_download=False`); `random_init=True` builds random weights (tests only).
+    `include_top=True` asks for the classifier and refuses a notop file by name.
     """
 
-    def __init__(self, weights=None, include_top=None, random_init=False):
+    def __init__(self, weights=None, include_top=None, random_init=False, allow_download=None):
         import keras
 
         if random_init:
             self.weights_path = None
             include_top = bool(include_top)
         else:
-            if include_top is None and weights:  # an explicit file: its name tells
-                include_top = "notop" not in os.path.basename(os.fspath(weights))
-            if include_top is None:  # prefer the file that also gives IS
-                try:
-                    self.weights_path = find_inception_weights(True, weights)
-                    include_top = True
-                except wlib.WeightsNotFoundError:
-                    self.weights_path = find_inception_weights(False, weights)
-                    include_top = "notop" not in os.path.basename(self.weights_path)
-            else:
-                self.weights_path = find_inception_weights(include_top, weights)
+            self.weights_path = find_inception_weights(include_top, weights, allow_download)
+            if include_top and not has_classifier(self.weights_path):
+                raise ValueError(f"Inception Score needs the Inception-v3 classifier weights "
+                                 f"{TOP_FILE}; {self.weights_path} is a notop file")
+            if not (weights and include_top is False):  # an explicit notop request is taken
+                include_top = has_classifier(self.weights_path)
         self.include_top = include_top
         shape = (INPUT_SIZE, INPUT_SIZE, 3)
         if include_top:

@@ -5,12 +5,12 @@ the backbone's ReLU outputs, n() normalises each pixel's feature vector to unit 
 the non-negative 1x1 "linear" heads. Inputs are images in [-1, 1] (uint8 is converted), shifted and
 scaled per channel as the original does before the ImageNet backbone.
 
-Weights (no downloads, no torch import): the heads are `lpips/weights/v0.1/{alex,vgg}.pth` from
-the `lpips` wheel on PyPI (found inside an installed `lpips` package without importing it, or in
-$PINET_TF_WEIGHTS_DIR as `lpips_{net}.pth`, `{net}.pth` or `lpips_{net}.npz`); the backbone is
-torchvision's ImageNet state dict (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`, also
-searched in torch's hub cache). Both are read with `pinet_tf.utils.torchfile` (a safe unpickler);
-`.npz` files with the same keys work too.
+Weights (no torch import), found or downloaded by `pinet_tf.utils.weights`: the heads are the
+LPIPS repository's `lpips/weights/v0.1/{alex,vgg}.pth` (also found inside an installed `lpips`
+wheel without importing it, or as `lpips_{net}.pth`, `{net}.pth` or `lpips_{net}.npz`); the
+backbone is torchvision's ImageNet state dict (`alexnet-owt-7be5be79.pth`, `vgg16-397923af.pth`,
+also searched in torch's hub cache). Both are read with `pinet_tf.utils.torchfile` (a safe
+unpickler); `.npz` files with the same keys work too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from pinet_tf.metrics import weights as wlib
+from pinet_tf.utils import weights as wlib
 
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
@@ -34,22 +34,14 @@ ARCHS = {
                    ("relu",), ("pool", 3, 2), ("conv", 384, 3, 1, 1), ("relu",),
                    ("conv", 256, 3, 1, 1), ("relu",), ("conv", 256, 3, 1, 1), ("relu",)],
         "taps": (1, 4, 7, 9, 11),
-        "backbone_file": "alexnet-owt-7be5be79.pth",
     },
     "vgg": {
         "layers": [],
         "taps": (3, 8, 15, 22, 29),
-        "backbone_file": "vgg16-397923af.pth",
     },
 }
 for _c in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512):
     ARCHS["vgg"]["layers"] += [("pool", 2, 2)] if _c == "M" else [("conv", _c, 3, 1, 1), ("relu",)]
-
-TORCH_HUB_CACHE = "~/.cache/torch/hub/checkpoints"
-BACKBONE_SOURCE = "torchvision's ImageNet weights (https://download.pytorch.org/models/{file})"
-HEADS_SOURCE = ("the lpips wheel on PyPI (`pip download lpips --no-deps`), "
-                "lpips/weights/v0.1/{net}.pth")
-
 
 def _check_net(net):
     if net not in ARCHS:
@@ -66,23 +58,18 @@ def read_state_dict(path) -> dict:
     return load_state_dict(path)
 
 
-def find_heads(net: str, path=None) -> str:
+def find_heads(net: str, path=None, allow_download=None) -> str:
     _check_net(net)
-    extra = []
     pkg = wlib.package_dir("lpips")
-    if pkg:
-        extra.append(os.path.join(pkg, "weights", "v0.1"))
-    return wlib.find_weights(f"LPIPS {net} linear heads",
-                             [f"lpips_{net}.pth", f"{net}.pth", f"lpips_{net}.npz"],
-                             explicit=path, extra_dirs=extra, source=HEADS_SOURCE.format(net=net))
+    extra = [os.path.join(pkg, "weights", "v0.1")] if pkg else []
+    return wlib.locate(f"lpips_{net}_heads", path, extra_dirs=extra,
+                       allow_download=allow_download, hint="--lpips-heads PATH")
 
 
-def find_backbone(net: str, path=None) -> str:
+def find_backbone(net: str, path=None, allow_download=None) -> str:
     _check_net(net)
-    f = ARCHS[net]["backbone_file"]
-    return wlib.find_weights(f"LPIPS {net} backbone", [f, f.replace(".pth", ".npz")],
-                             explicit=path, extra_dirs=[TORCH_HUB_CACHE],
-                             source=BACKBONE_SOURCE.format(file=f))
+    return wlib.locate(f"lpips_{net}_backbone", path, allow_download=allow_download,
+                       hint="--lpips-backbone PATH")
 
 
 def build_backbone(net: str):
@@ -147,11 +134,13 @@ def heads_from_state(state: dict, net: str, where: str = "LPIPS heads") -> list:
 class LPIPS:
     """Callable (images1, images2) -> per-image LPIPS distance [B] (float32).
 
-    `heads` / `backbone`: file paths (looked up when None). `state_dicts=(backbone, heads)` gives
-    arrays directly (tests). `self.weight_files` lists (role, path) for reports.
+    `heads` / `backbone`: file paths (found or downloaded when None; `allow_download=False`
+    forbids it). `state_dicts=(backbone, heads)` gives arrays directly (tests).
+    `self.weight_files` lists (role, path) for reports.
     """
 
-    def __init__(self, net: str = "alex", heads=None, backbone=None, state_dicts=None):
+    def __init__(self, net: str = "alex", heads=None, backbone=None, state_dicts=None,
+                 allow_download=None):
         _check_net(net)
         self.net = net
         self.model = build_backbone(net)
@@ -159,7 +148,8 @@ class LPIPS:
             bstate, hstate = state_dicts
             self.weight_files = []
         else:
-            hpath, bpath = find_heads(net, heads), find_backbone(net, backbone)
+            hpath = find_heads(net, heads, allow_download)
+            bpath = find_backbone(net, backbone, allow_download)
             bstate, hstate = read_state_dict(bpath), read_state_dict(hpath)
             self.weight_files = [(f"LPIPS {net} backbone", bpath), (f"LPIPS {net} heads", hpath)]
         load_backbone_weights(self.model, bstate)

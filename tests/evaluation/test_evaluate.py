@@ -141,7 +141,7 @@ def test_evaluate_writes_report_images_grid_and_baselines(untrained_run, tiny_re
 def test_evaluate_limit_without_weights_skips_network_metrics(untrained_run, tiny_records,
                                                               tmp_path, monkeypatch):
     from pinet_tf.evaluation import evaluate
-    from pinet_tf.metrics import ENV_VAR
+    from pinet_tf.utils.weights import ENV_DIR as ENV_VAR
 
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "empty"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

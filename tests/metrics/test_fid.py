@@ -103,7 +103,8 @@ def test_inception_network_from_a_weights_file(tmp_path):
 
 
 def test_missing_inception_weights_name_the_file_and_the_folders(tmp_path, monkeypatch):
-    from pinet_tf.metrics import ENV_VAR, WeightsNotFoundError
+    from pinet_tf.metrics import WeightsNotFoundError
+    from pinet_tf.utils.weights import ENV_DIR as ENV_VAR
     from pinet_tf.metrics.inception import NOTOP_FILE, InceptionNetwork
 
     monkeypatch.setenv(ENV_VAR, str(tmp_path))

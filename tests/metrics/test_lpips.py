@@ -111,9 +111,9 @@ def test_vgg_lpips_matches_reference_and_streams():
 
 def test_lpips_weight_lookup_and_refusals(tmp_path, monkeypatch):
     """Files found by name in $PINET_TF_WEIGHTS_DIR; missing or wrong files give clear errors."""
-    from pinet_tf.metrics import ENV_VAR
+    from pinet_tf.utils.weights import ENV_DIR as ENV_VAR
     from pinet_tf.metrics.lpips import find_backbone, find_heads, heads_from_state
-    from pinet_tf.metrics.weights import package_dir
+    from pinet_tf.utils.weights import package_dir
 
     backbone, heads = random_state_dicts("alex")
     _, vgg_heads = random_state_dicts("vgg")
@@ -125,7 +125,8 @@ def test_lpips_weight_lookup_and_refusals(tmp_path, monkeypatch):
         find_backbone("alex")
     assert "alexnet-owt-7be5be79.pth" in str(e.value) and str(tmp_path) in str(e.value)
     if package_dir("lpips") is None:  # an installed lpips wheel would supply the heads
-        with pytest.raises(WeightsNotFoundError, match="'lpips_alex.pth' or 'alex.pth'"):
+        with pytest.raises(WeightsNotFoundError, match=r"lpips_alex.pth,alex.pth.*"
+                           r"PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth"):
             find_heads("alex")
     np.savez(tmp_path / "alexnet-owt-7be5be79.npz", **backbone)
     assert find_backbone("alex") == str(tmp_path / "alexnet-owt-7be5be79.npz")
