@@ -3,16 +3,21 @@
     pinet-tf import-torch latest_net_netG.pth --out pinet_official.weights.h5
         [--discriminators CHECKPOINT_DIR] [--config official|paper|tiny|CONFIG.json]
 
-The generator goes to WEIGHTS with its config sidecar (`pinet_tf.models.io.save_generator`), so
+The generator goes to WEIGHTS with its config sidecar (`<base>.config.json`), so
 `evaluate`, `transfer` and `export` take it like a trained run. With `--discriminators DIR`,
 `<epoch>_net_netD_PB.pth` and `<epoch>_net_netD_PP.pth` from DIR (epoch from the generator's file
 name, e.g. `latest`) are written beside it as `<base>.pose_discriminator.weights.h5` and
 `<base>.appearance_discriminator.weights.h5`. The files are read with the safe reader: torch is
-not needed and nothing in the pickles runs.
+not needed and nothing in the pickles runs; every declared size is checked before anything is
+read, and nothing is written unless every file was read and matched the model (then all outputs
+are written atomically, `pinet_tf.utils.atomic`).
 """
 
+import contextlib
 import os
 import re
+
+from pinet_tf.utils.atomic import atomic_path
 
 
 def resolve_config(value: str):
@@ -47,7 +52,7 @@ def discriminator_outputs(weights_path: str):
 
 def import_torch(args) -> int:
     from pinet_tf.export.torch_import import import_discriminators, import_generator
-    from pinet_tf.models.io import save_generator, save_weights_atomic
+    from pinet_tf.models.io import sidecar_config_path
 
     if not args.out.endswith(".weights.h5"):
         raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
@@ -57,15 +62,18 @@ def import_torch(args) -> int:
     d_paths = discriminator_paths(args.ckpt, args.discriminators) \
         if args.discriminators else None
     generator = import_generator(args.ckpt, cfg)
-    discriminators = import_discriminators(*d_paths, cfg) if d_paths else None
-    # Everything read and checked: only now write.
-    save_generator(generator, cfg, args.out)
+    discriminators = import_discriminators(*d_paths, cfg) if d_paths else ()
+    # Everything read and checked: only now write, every file or none.
+    outputs = [(generator, args.ckpt, args.out)]
+    outputs += zip(discriminators, d_paths or (), discriminator_outputs(args.out))
+    with contextlib.ExitStack() as stack:
+        for model, _, dst in outputs:
+            model.save_weights(stack.enter_context(atomic_path(dst, suffix=".weights.h5")))
+        cfg.save(stack.enter_context(atomic_path(sidecar_config_path(args.out))))
     n = sum(int(w.numpy().size) for w in generator.weights)
     print(f"generator: {args.ckpt} -> {args.out} (config {cfg.name!r}, {n:,d} values)")
-    if discriminators:
-        for model, src, dst in zip(discriminators, d_paths, discriminator_outputs(args.out)):
-            save_weights_atomic(model, dst)
-            print(f"{model.name}: {src} -> {dst}")
+    for model, src, dst in outputs[1:]:
+        print(f"{model.name}: {src} -> {dst}")
     return 0
 
 

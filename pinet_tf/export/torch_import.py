@@ -9,18 +9,20 @@ Key names and shapes: `docs/official_checkpoint.md` §4 (generator) and §6 (dis
 - Spectral-norm convs: `weight_bar` is the raw kernel and `weight_u` the power-iteration vector;
   `weight_v` is recomputed from u on every forward, so it is dropped.
 
-Every key is checked before anything is assigned: missing, unexpected and mis-shaped keys are
-listed by name in one ValueError, and a model is either fully loaded or untouched. A leading
-`module.` (nn.DataParallel) is stripped.
+Every key and shape is checked before anything is read or assigned: for a `.pth` file, the
+shapes the pickle declares are compared with the model's before any tensor's bytes are read
+(`StateDictFile.shapes`); missing, unexpected and mis-shaped keys are named in one one-line
+ValueError, and a model is either fully loaded or untouched. A leading `module.`
+(nn.DataParallel) is stripped.
 """
 
 import numpy as np
 
-from pinet_tf.utils.torchfile import load_state_dict
+from pinet_tf.utils.torchfile import StateDictFile
 
 # Keys with no Keras counterpart, dropped on import.
 _DROPPED_SUFFIXES = (".num_batches_tracked", ".weight_v")
-_MAX_LISTED = 25
+_MAX_LISTED = 5
 
 
 def strip_module_prefix(state: dict) -> dict:
@@ -88,26 +90,30 @@ class _Plan:
         self.dropped[f"{prefix}.weight_v"] = (int(np.prod(kernel.shape[:-1])),)
         self.add(kernel, {f"{prefix}.weight_bar": _oihw_shape(kernel.shape)}, _hwio)
 
-    def apply(self, state: dict, source: str):
-        """Check every key and shape, convert all arrays, then assign (all or nothing)."""
-        state = strip_module_prefix(state)
+    def check(self, shapes: dict, source: str) -> None:
+        """Refuse (one line, nothing assigned) missing, unexpected and mis-shaped keys, from the
+        shapes alone: a file's tensors are compared before any of their bytes are read."""
+        shapes = strip_module_prefix(shapes)
         wanted = {**self.expected, **self.dropped}
-        missing = [k for k in wanted if k not in state]
-        unexpected = [k for k in state if k not in wanted]
-        mismatched = [f"{k}: expected {tuple(s)}, found {tuple(state[k].shape)}"
-                      for k, s in wanted.items()
-                      if k in state and tuple(state[k].shape) != tuple(s)]
         problems = []
-        for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                             ("shape mismatches", mismatched)):
+        for label, items in (
+                ("missing", [k for k in wanted if k not in shapes]),
+                ("unexpected", [k for k in shapes if k not in wanted]),
+                ("mis-shaped", [f"{k}: expected {tuple(s)}, found {tuple(shapes[k])}"
+                                for k, s in wanted.items()
+                                if k in shapes and tuple(shapes[k]) != tuple(s)])):
             if items:
-                listed = "\n    ".join(items[:_MAX_LISTED])
-                more = f"\n    ... and {len(items) - _MAX_LISTED} more" \
+                more = f", ... and {len(items) - _MAX_LISTED} more" \
                     if len(items) > _MAX_LISTED else ""
-                problems.append(f"  {len(items)} {label}:\n    {listed}{more}")
+                problems.append(f"{len(items)} {label} ({'; '.join(items[:_MAX_LISTED])}{more})")
         if problems:
-            raise ValueError(f"{source}: state dict does not match the model; nothing was "
-                             f"loaded.\n" + "\n".join(problems))
+            raise ValueError(f"{source}: state dict does not match the model, nothing was "
+                             f"loaded: " + "; ".join(problems))
+
+    def apply(self, state: dict, source: str) -> int:
+        """Check every key and shape, convert all arrays, then assign (all or nothing)."""
+        self.check({k: np.shape(v) for k, v in state.items()}, source)
+        state = strip_module_prefix(state)
         values = []
         for variable, keys, fn in self.assignments:
             arrays = [np.asarray(state[k], dtype=np.float32) for k in keys]
@@ -161,48 +167,60 @@ def _discriminator_plan(discriminator, prefix: str, blocks: int) -> _Plan:
     return plan
 
 
-def _state(source):
-    """A state dict, or the path of a `.pth` file to read safely."""
+def _apply_file(plan: _Plan, sd: StateDictFile) -> int:
+    """Compare the file's declared shapes with the plan, then read its tensors and assign."""
+    plan.check(sd.shapes, sd.path)
+    return plan.apply(sd.read(), sd.path)
+
+
+def _load(plan: _Plan, source) -> int:
+    """Apply a state dict, or a `.pth` path (its shapes checked before its tensors are read)."""
     if isinstance(source, dict):
-        return source, "state dict"
-    return load_state_dict(source), str(source)
+        return plan.apply(source, "state dict")
+    with StateDictFile(source) as sd:
+        return _apply_file(plan, sd)
 
 
 def load_torch_generator(generator, source) -> int:
     """Load the authors' `netG` state dict (dict or .pth path) into `build_generator(cfg)`.
 
-    Returns the number of Keras variables assigned. Raises ValueError listing every missing,
+    Returns the number of Keras variables assigned. Raises ValueError naming every missing,
     unexpected or mis-shaped key; then the model is untouched.
     """
-    state, name = _state(source)
-    return _generator_plan(generator).apply(state, name)
+    return _load(_generator_plan(generator), source)
 
 
-def load_torch_discriminator(discriminator, source, cfg) -> int:
-    """Load `netD_PB` into `build_pose_discriminator(cfg)` or `netD_PP` into
-    `build_appearance_discriminator(cfg)` (which one is read from the model's name)."""
+def _discriminator_prefix(discriminator, cfg) -> str:
     if not cfg.spectral_norm:
         raise ValueError("the authors' discriminators use spectral norm; config "
                          f"{cfg.name!r} has spectral_norm=False")
     prefixes = {"pose_discriminator": "dp", "appearance_discriminator": "da"}
     if discriminator.name not in prefixes:
         raise ValueError(f"not a PINet discriminator: {discriminator.name!r}")
-    state, name = _state(source)
-    plan = _discriminator_plan(discriminator, prefixes[discriminator.name],
+    return prefixes[discriminator.name]
+
+
+def load_torch_discriminator(discriminator, source, cfg) -> int:
+    """Load `netD_PB` into `build_pose_discriminator(cfg)` or `netD_PP` into
+    `build_appearance_discriminator(cfg)` (which one is read from the model's name)."""
+    plan = _discriminator_plan(discriminator, _discriminator_prefix(discriminator, cfg),
                                cfg.discriminator_blocks)
-    return plan.apply(state, name)
+    return _load(plan, source)
 
 
 def import_generator(ckpt_path, cfg):
-    """Build `build_generator(cfg)` and load `ckpt_path` into it. Returns the Keras model."""
+    """Build `build_generator(cfg)` and load `ckpt_path` into it. Returns the Keras model.
+
+    The file is opened and checked (safe pickle, declared sizes) before the model is built, and
+    its shapes are compared with the model's before any tensor is read."""
     from pinet_tf.models import build_generator
 
-    state = load_state_dict(ckpt_path)  # read (and refuse unsafe files) before building
-    if cfg.parsing_feed != "logits":
-        raise ValueError(f"the authors' generator feeds G_p logits to G_i; config {cfg.name!r} "
-                         f"has parsing_feed={cfg.parsing_feed!r}")
-    generator = build_generator(cfg)
-    _generator_plan(generator).apply(state, str(ckpt_path))
+    with StateDictFile(ckpt_path) as sd:
+        if cfg.parsing_feed != "logits":
+            raise ValueError(f"the authors' generator feeds G_p logits to G_i; config "
+                             f"{cfg.name!r} has parsing_feed={cfg.parsing_feed!r}")
+        generator = build_generator(cfg)
+        _apply_file(_generator_plan(generator), sd)
     return generator
 
 
@@ -210,7 +228,9 @@ def import_discriminators(pb_path, pp_path, cfg):
     """(pose D <- netD_PB, appearance D <- netD_PP) built from `cfg` and loaded."""
     from pinet_tf.models import build_appearance_discriminator, build_pose_discriminator
 
-    dp, da = build_pose_discriminator(cfg), build_appearance_discriminator(cfg)
-    load_torch_discriminator(dp, pb_path, cfg)
-    load_torch_discriminator(da, pp_path, cfg)
-    return dp, da
+    with StateDictFile(pb_path) as pb, StateDictFile(pp_path) as pp:  # both checked first
+        models = build_pose_discriminator(cfg), build_appearance_discriminator(cfg)
+        for model, sd in zip(models, (pb, pp)):
+            _apply_file(_discriminator_plan(model, _discriminator_prefix(model, cfg),
+                                            cfg.discriminator_blocks), sd)
+    return models

@@ -7,6 +7,8 @@ activations stay O(1)); the expected outputs are that port's, in eval mode.
 
 import os
 import pickle
+import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from pinet_tf import cli
 from pinet_tf.config import ModelConfig
 from pinet_tf.export import torch_import
 from pinet_tf.utils.torchfile import load_state_dict
+from tests.utils.test_torchfile import _Call, _Fake, _fake_torch_pickle, _legacy_file
+from tests.utils.test_torchfile import _Storage as _TStorage
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "torch_tiny")
 NETG = os.path.join(FIXTURE, "latest_net_netG.pth")
@@ -109,11 +113,11 @@ def test_bad_state_dicts_are_listed_by_name_and_nothing_is_loaded(fixture_cfg):
     with pytest.raises(ValueError) as info:
         torch_import.load_torch_generator(generator, bad)
     msg = str(info.value)
-    assert "nothing was loaded" in msg
-    assert "1 missing keys:\n    model.refine_attn.gamma" in msg
-    assert "1 unexpected keys:\n    model.extra.weight" in msg
-    assert ("model.app_trans_net.5.gated_conv.weight: expected (32, 16, 3, 3), "
-            "found (16, 16, 3, 3)") in msg
+    assert "\n" not in msg and "nothing was loaded" in msg
+    assert "1 missing (model.refine_attn.gamma)" in msg
+    assert "1 unexpected (model.extra.weight)" in msg
+    assert ("1 mis-shaped (model.app_trans_net.5.gated_conv.weight: expected (32, 16, 3, 3), "
+            "found (16, 16, 3, 3))") in msg
     for b, w in zip(before, generator.weights):  # untouched, although most keys were fine
         np.testing.assert_array_equal(b, w.numpy())
 
@@ -144,7 +148,7 @@ def test_cli_errors(tmp_path, capsys):
     assert cli.main(["import-torch", NETG, "--out", out, "--config",
                      str(tmp_path / "wider.json")]) == 2
     err = capsys.readouterr().err
-    assert "shape mismatches" in err and \
+    assert "mis-shaped" in err and \
         "model.ParsingNet.gcnet.1.gated_conv.weight: expected (16, 51, 7, 7), found (8, 51, 7, 7)" \
         in err
     # The paper config feeds a softmax to G_i: not the authors' generator.
@@ -166,3 +170,245 @@ def test_cli_errors(tmp_path, capsys):
                      str(tmp_path)]) == 2
     assert "latest_net_netD_PB.pth" in capsys.readouterr().err
     assert not os.path.exists(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad-input corpus: every kind refused through the CLI in one line naming the file, exit 2,
+# nothing written. The files are crafted without torch (tests/utils/test_torchfile.py helpers).
+
+_REBUILD_V2 = _Fake("torch._utils", "_rebuild_tensor_v2")
+
+
+def _rebuild(storage, size, stride=None, offset=0):
+    if stride is None:
+        stride = tuple(int(np.prod(size[i + 1:])) for i in range(len(size)))
+    return _Call(_REBUILD_V2, storage, offset, tuple(size), tuple(stride), False, None)
+
+
+def _write_zip(path, pkl: bytes, entries=(), compress=False):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
+                         compresslevel=1 if compress else None) as zf:
+        zf.writestr("archive/data.pkl", pkl)
+        for name, data in entries:
+            zf.writestr(f"archive/data/{name}", data)
+
+
+class _Declared:
+    """A storage's declared element count, with no data behind it."""
+
+    def __init__(self, n):
+        self.size = n
+
+
+def _zip_bomb(path):
+    """A few hundred KB that inflate to 200 MiB (a float storage of 50M elements)."""
+    n = 50 << 20
+    st = _TStorage("0", "FloatStorage", _Declared(n // 4))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("archive/data.pkl", _fake_torch_pickle({"w": _rebuild(st, (n // 4,))}))
+        zeros = bytes(1 << 24)
+        with zf.open("archive/data/0", "w", force_zip64=True) as f:
+            for _ in range(n // len(zeros)):
+                f.write(zeros)
+    return "inflates from"
+
+
+def _stride0(path):
+    """400 bytes of storage viewed as a 10000x5000 float tensor (200 MB if expanded)."""
+    st = _TStorage("0", "FloatStorage", np.arange(100, dtype="<f4"))
+    _write_zip(path, _fake_torch_pickle({"w": _rebuild(st, (10000, 5000), (0, 0))}),
+               [("0", st.data.tobytes())])
+    return "the tensors would take 200000000 bytes"
+
+
+def _deep(path):
+    """100,000 nested lists in data.pkl."""
+    n = 100_000
+    _write_zip(path, b"\x80\x02" + b"]" * n + b"a" * (n - 1) + b".")
+    return "nests deeper than"
+
+
+def _many_ops(path):
+    _write_zip(path, pickle.dumps(list(range(700_000)), protocol=2))
+    return "more than 500000 opcodes"
+
+
+def _truncated_zip(path):
+    st = _TStorage("0", "FloatStorage", np.arange(1000, dtype="<f4"))
+    _write_zip(path, _fake_torch_pickle({"w": _rebuild(st, (1000,))}), [("0", st.data.tobytes())])
+    path.write_bytes(path.read_bytes()[:2500])
+    return "truncated or corrupt zip archive"
+
+
+def _truncated_legacy(path):
+    data = open(NETG, "rb").read()
+    path.write_bytes(data[:len(data) - 1000])
+    return "truncated: storage"
+
+
+def _wrong_magic(path):
+    head = b"".join(pickle.dumps(x, protocol=2) for x in (
+        0x1234, 1001, {"protocol_version": 1001, "little_endian": True}))
+    path.write_bytes(head + pickle.dumps({}, protocol=2))
+    return "legacy magic number expected, found 4660"
+
+
+def _forbidden(path):
+    class Evil:
+        def __reduce__(self):
+            return os.system, ("echo pwned",)
+    _write_zip(path, pickle.dumps({"model.x": Evil()}, protocol=2))
+    return "refused to load: the pickle references the global"
+
+
+def _out_of_range(path):
+    st = _TStorage("0", "FloatStorage", np.arange(4, dtype="<f4"))
+    _write_zip(path, _fake_torch_pickle({"w": _rebuild(st, (4,), (1000,))}),
+               [("0", st.data.tobytes())])
+    return "reaches element 3000 of storage '0' with 4 elements"
+
+
+def _storage_short(path):
+    st = _TStorage("0", "FloatStorage", np.arange(100, dtype="<f4"))
+    _write_zip(path, _fake_torch_pickle({"w": _rebuild(st, (100,))}), [("0", b"\0" * 40)])
+    return "the pickle declares 400 bytes, zip entry archive/data/0 holds 40"
+
+
+def _not_a_dict(path):
+    st = _TStorage("0", "FloatStorage", np.arange(4, dtype="<f4"))
+    _write_zip(path, _fake_torch_pickle([_rebuild(st, (4,))]), [("0", st.data.tobytes())])
+    return "a state dict (dict of tensors) expected, found list"
+
+
+def _nested_value(path):
+    _write_zip(path, pickle.dumps({"epoch": 3, "optimizer": {}}, protocol=2))
+    return "entry 'epoch' is a int, not a tensor"
+
+
+def _wrong_shape(path):
+    """The fixture's state dict with one known key 4x too wide (declared, refused unread)."""
+    state = load_state_dict(NETG)
+    key = "model.app_trans_net.5.gated_conv.weight"
+    state[key] = np.zeros((128,) + state[key].shape[1:], np.float32)
+    storages = [_TStorage(str(i), "FloatStorage" if v.dtype == np.float32 else "LongStorage",
+                          np.ascontiguousarray(v).reshape(-1))
+                for i, v in enumerate(state.values())]
+    obj = {k: _rebuild(s, v.shape) for (k, v), s in zip(state.items(), storages)}
+    path.write_bytes(_legacy_file(obj, storages))
+    return f"1 mis-shaped ({key}: expected (32, 16, 3, 3), found (128, 16, 3, 3))"
+
+
+def _text(path):
+    path.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:00\n")
+    return "not a PyTorch checkpoint"
+
+
+def _empty(path):
+    path.write_bytes(b"")
+    return "not a PyTorch checkpoint"
+
+
+BAD_FILES = {f.__name__.strip("_"): f for f in (
+    _zip_bomb, _stride0, _deep, _many_ops, _truncated_zip, _truncated_legacy, _wrong_magic,
+    _forbidden, _out_of_range, _storage_short, _not_a_dict, _nested_value, _wrong_shape, _text,
+    _empty)}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_bad_checkpoint_corpus_through_the_cli(tmp_path, capsys, kind, fixture_cfg):
+    src = tmp_path / "in" / "latest_net_netG.pth"
+    src.parent.mkdir()
+    problem = BAD_FILES[kind](src)
+    out_dir = tmp_path / "out"
+    rc = cli.main(["import-torch", str(src), "--out", str(out_dir / "g.weights.h5"),
+                   "--config", os.path.join(FIXTURE, "config.json")])
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert rc == 2 and len(lines) == 1, captured.err
+    assert lines[0].startswith(f"pinet-tf import-torch: error: {src}: "), lines[0]
+    assert problem in lines[0] and "Traceback" not in captured.err + captured.out
+    assert not out_dir.exists() or os.listdir(out_dir) == []
+
+
+_MEMORY_PROBE = r"""
+import json, resource, sys
+from pinet_tf.utils import torchfile
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+growth = {}
+for kind, path in json.loads(sys.argv[1]).items():
+    before = peak_mb()
+    try:
+        torchfile.load_state_dict(path)
+    except torchfile.TorchFileError:
+        pass
+    growth[kind] = peak_mb() - before
+print(json.dumps(growth))
+"""
+MEMORY_BOUND_MB = 50
+
+
+def _probe(files: dict) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, json.dumps(files)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_memory_guard_crafted_files_cost_less_than_the_bound(tmp_path):
+    """Peak RSS growth of the reader (in a fresh process) under files that declare 200 MB or
+    more, refused from their declared sizes: under MEMORY_BOUND_MB each."""
+    files = {}
+    for kind in ("zip_bomb", "stride0", "deep", "many_ops", "truncated_legacy"):
+        files[kind] = str(tmp_path / f"{kind}.pth")
+        BAD_FILES[kind](tmp_path / f"{kind}.pth")
+    # A legacy storage declaring 2**28 floats (1 GiB) backed by 16 bytes.
+    st = _TStorage("0", "FloatStorage", _Declared(1 << 28))
+    head = _legacy_file({"w": _rebuild(st, (1 << 28,))}, [])
+    tail = pickle.dumps(["0"], protocol=2) + struct.pack("<q", 1 << 28) + b"\0" * 16
+    files["legacy_giant"] = str(tmp_path / "legacy_giant.pth")
+    (tmp_path / "legacy_giant.pth").write_bytes(head[:-len(pickle.dumps([], protocol=2))] + tail)
+    assert os.path.getsize(files["zip_bomb"]) < 2 << 20
+    growth = _probe(files)
+    assert set(growth) == set(files)
+    assert all(g < MEMORY_BOUND_MB for g in growth.values()), growth
+
+
+def test_memory_of_a_real_file_is_about_its_size(tmp_path):
+    """A valid 64 MB state dict (zip and legacy): the reader's peak growth stays under 1.5x the
+    file's size + 10 MB (contiguous tensors are views of the storage bytes, read in place)."""
+    big = _TStorage("0", "FloatStorage", np.arange(16 << 20, dtype="<f4"))
+    small = _TStorage("1", "FloatStorage", np.ones(12, dtype="<f4"))
+    obj = {"big": _rebuild(big, (4096, 4096)), "t": _rebuild(small, (3, 4), (1, 3)),
+           "part": _rebuild(big, (8,), offset=5)}
+    _write_zip(tmp_path / "zip.pth", _fake_torch_pickle(obj),
+               [("0", big.data.tobytes()), ("1", small.data.tobytes())])
+    (tmp_path / "legacy.pth").write_bytes(_legacy_file(obj, [big, small]))
+    for fmt in ("zip", "legacy"):
+        got = load_state_dict(tmp_path / f"{fmt}.pth")
+        np.testing.assert_array_equal(got["big"].reshape(-1), big.data)
+        np.testing.assert_array_equal(got["t"], small.data.reshape(4, 3).T)
+        np.testing.assert_array_equal(got["part"], np.arange(5, 13, dtype=np.float32))
+        del got
+    size_mb = os.path.getsize(tmp_path / "zip.pth") / 2 ** 20
+    growth = _probe({f: str(tmp_path / f"{f}.pth") for f in ("zip", "legacy")})
+    assert all(g < 1.5 * size_mb + 10 for g in growth.values()), (size_mb, growth)
+
+
+def test_shapes_are_compared_before_any_tensor_is_read(tmp_path, monkeypatch, fixture_cfg):
+    from pinet_tf.utils.torchfile import StateDictFile
+
+    path = tmp_path / "latest_net_netG.pth"
+    problem = _wrong_shape(path)
+    monkeypatch.setattr(StateDictFile, "read", lambda self: pytest.fail("tensor bytes read"))
+    with pytest.raises(ValueError) as info:
+        torch_import.import_generator(path, fixture_cfg)
+    assert str(info.value).startswith(f"{path}: ") and problem in str(info.value)

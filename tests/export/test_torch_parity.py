@@ -99,7 +99,12 @@ def test_committed_fixture_is_what_the_reference_makes(tmp_path):
     for name in sorted(os.listdir(make_torch_fixture.DEFAULT_OUT)):
         committed = os.path.join(make_torch_fixture.DEFAULT_OUT, name)
         fresh = os.path.join(tmp_path, name)
-        if name.endswith(".npy"):
+        if name in ("image.npy", "parse.npy", "d_pb.npy", "d_pp.npy"):
+            # torch's CPU kernels sum in an order that depends on the machine and its thread
+            # count: outputs agree to ~1e-6, far inside the import tests' 1e-4.
+            np.testing.assert_allclose(np.load(fresh), np.load(committed), rtol=0, atol=2e-5,
+                                       err_msg=name)
+        elif name.endswith(".npy"):  # the inputs: exact
             np.testing.assert_array_equal(np.load(fresh), np.load(committed), err_msg=name)
         elif name.endswith(".pth"):  # legacy files embed storage ids: compare the contents
             a, b = load_state_dict(fresh), load_state_dict(committed)
