@@ -6,13 +6,14 @@
 With `--readme` the text between the markers `<!-- perf-table:start -->` and
 `<!-- perf-table:end -->` in that file is replaced, so the README's performance table always
 comes from a committed results file and is never typed by hand.
+
+Values a results file does not have are `–` in the columns every results file has, and blank in
+the FLOP columns (GFLOP, GFLOP/s, of peak) that files written before they existed lack.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
 START, END = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
@@ -24,6 +25,27 @@ def _s(v, unit=" s", digits=2):
 
 def _r(v):
     return "–" if v is None else f"{v:.2f}"
+
+
+def _blank(v, digits=0):
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def _rate_cells(st: dict) -> str:
+    """Achieved GFLOP/s | fraction of the measured peak (blank where unknown)."""
+    return f"{_blank(st.get('achieved_gflops'))} | {_blank(st.get('peak_fraction'), 2)}"
+
+
+def _row(*cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(header: str, rows: list) -> str:
+    """A Markdown table (header cells separated by " | "), or "" when there are no rows."""
+    if not rows:
+        return ""
+    rule = "|" + "---|" * (header.count(" | ") + 1)
+    return "\n".join([f"| {header} |", rule] + rows)
 
 
 def _met(t):
@@ -100,7 +122,18 @@ def summary_table(res: dict) -> str:
                f"{_s(ach.get('forward_b1'), '', 0)} ({_r(pf.get('forward_b1'))}) | "
                f"{_s(ach.get('forward_torch_b1'), '', 0)} ({_r(pf.get('forward_torch_b1'))}) | "
                f"| {t['target'] if t else ''} | {_met(t)} |")
+    tf_train, torch_train = st.get("train_tf_b4") or {}, st.get("train_torch_b4") or {}
+    torch_peak = (st.get("peak_torch") or {}).get("peak_gflops")
+    out.append(f"| training step b4 GFLOP/s / measured peak (TF {_blank(peak)}, torch "
+               f"{_blank(torch_peak)} GFLOP/s) | {_rate(tf_train)} | {_rate(torch_train)} | | | |")
     return "\n".join(out)
+
+
+def _rate(st: dict) -> str:
+    """"GFLOP/s (fraction of peak)", blank where the stage has no FLOP rate."""
+    if st.get("achieved_gflops") is None:
+        return ""
+    return f"{st['achieved_gflops']:.0f} ({_r(st.get('peak_fraction'))})"
 
 
 def _ratio_values(a, b):
@@ -115,15 +148,14 @@ def _ratio(a, b):
 
 
 def stages_table(res: dict) -> str:
-    out = ["| stage | median | runs (s) | CPU s (median) | peak RSS | note |",
-           "|---|---|---|---|---|---|"]
+    out = []
     for name, st in res.get("stages", {}).items():
         if st.get("skipped"):
-            out.append(f"| {name} | – | | | | skipped: {st['skipped']} |")
+            out.append(f"| {name} | – | | | | | | | skipped: {st['skipped']} |")
             continue
         if st.get("error"):
             msg = st["error"].split("; log tail")[0][:120].replace("|", "/")
-            out.append(f"| {name} | – | | | {_s(st.get('peak_rss_mb'), ' MiB', 0)} | "
+            out.append(f"| {name} | – | | | {_s(st.get('peak_rss_mb'), ' MiB', 0)} | | | | "
                        f"error: {msg} |")
             continue
         runs = ", ".join(f"{t:.2f}" for t in st.get("times_s", []))
@@ -139,43 +171,39 @@ def stages_table(res: dict) -> str:
                         f"{st.get('bnfold_max_abs_diff', float('nan')):.1e}")
         if "examples_per_s" in st:
             note.append(f"{st['examples_per_s']:.2f} examples/s")
-        out.append(f"| {name} | {_s(st.get('median_s'))} | {runs} | "
-                   f"{_s(st.get('cpu_median_s'))} | "
-                   f"{_s(st.get('peak_rss_mb'), ' MiB', 0)} | {'; '.join(note)} |")
-    return "\n".join(out)
+        cells = [name, _s(st.get("median_s")), runs, _s(st.get("cpu_median_s")),
+                 _s(st.get("peak_rss_mb"), " MiB", 0), _blank(st.get("gflop"), 1),
+                 _rate_cells(st), "; ".join(note)]
+        out.append(_row(*cells))
+    return _table("stage | median | runs (s) | CPU s (median) | peak RSS | GFLOP | GFLOP/s | "
+                  "of peak | note", out)
 
 
 def tflite_table(res: dict) -> str:
     out = []
     for stage in ("tflite", "tflite_trained"):
         st = res.get("stages", {}).get(stage) or {}
-        if not st.get("variants"):
-            continue
-        if not out:
-            out = ["| TFLite variant | weights | size | latency b1 | PSNR vs SavedModel |",
-                   "|---|---|---|---|---|"]
-        for name, v in st["variants"].items():
+        for name, v in (st.get("variants") or {}).items():
             v = v or {}
-            out.append(f"| {name} | {st.get('weights', '?')}, {st.get('image_size')} | "
-                       f"{_s(v.get('size_mb'), ' MB', 1)} | {_s(v.get('median_s'))} | "
-                       f"{_s(v.get('psnr_db'), ' dB', 1)} |")
-    return "\n".join(out)
+            out.append(_row(name, f"{st.get('weights', '?')}, {st.get('image_size')}",
+                            _s(v.get("size_mb"), " MB", 1), _s(v.get("median_s")),
+                            _s(v.get("psnr_db"), " dB", 1), _rate_cells(v)))
+    return _table("TFLite variant | weights | size | latency b1 | PSNR vs SavedModel | GFLOP/s | "
+                  "of peak", out)
 
 
 def ab_table(res: dict) -> str:
     """Interleaved forward variants (stage forward_ab_*): time relative to plain Keras."""
     out = []
     for name, st in res.get("stages", {}).items():
-        if not name.startswith("forward_ab") or not st.get("variants"):
+        if not name.startswith("forward_ab"):
             continue
-        if not out:
-            out = ["| interleaved variants | batch | median | CPU s | vs Keras | max diff |",
-                   "|---|---|---|---|---|---|"]
-        for k, v in st["variants"].items():
-            out.append(f"| {k} | {st['batch']} | {_s(v['median_s'])} | "
-                       f"{_s(v.get('cpu_median_s'))} | {_r(v['vs_keras'])} | "
-                       f"{st['max_abs_diff'].get(k, float('nan')):.1e} |")
-    return "\n".join(out)
+        for k, v in (st.get("variants") or {}).items():
+            diff = st["max_abs_diff"].get(k, float("nan"))
+            out.append(_row(k, st["batch"], _s(v["median_s"]), _s(v.get("cpu_median_s")),
+                            _r(v["vs_keras"]), f"{diff:.1e}", _rate_cells(v)))
+    return _table("interleaved variants | batch | median | CPU s | vs Keras | max diff | GFLOP/s | "
+                  "of peak", out)
 
 
 def render(res: dict) -> str:
@@ -202,14 +230,14 @@ def _fmt_load(v):
 
 
 def update_readme(readme: str, text: str) -> None:
+    from pinet_tf.utils.atomic import write_text
     with open(readme) as f:
         content = f.read()
     if START not in content or END not in content:
         raise ValueError(f"{readme}: markers {START} ... {END} not found")
     head, rest = content.split(START, 1)
     _, tail = rest.split(END, 1)
-    with open(readme, "w") as f:
-        f.write(f"{head}{START}\n{text}{END}{tail}")
+    write_text(readme, f"{head}{START}\n{text}{END}{tail}")
 
 
 def main(argv=None) -> int:
@@ -217,14 +245,15 @@ def main(argv=None) -> int:
     p.add_argument("results", help="benchmarks/results/<name>.json")
     p.add_argument("--readme", help="replace the marked table in this file")
     args = p.parse_args(argv)
-    if not os.path.exists(args.results):
-        raise FileNotFoundError(f"results file not found: {args.results}")
-    with open(args.results) as f:
-        res = json.load(f)
-    text = render(res)
-    if args.readme:
-        update_readme(args.readme, text)
-    else:
+    from benchmarks.common import read_json
+    try:
+        text = render(read_json(args.results))
+        if args.readme:
+            update_readme(args.readme, text)
+    except (OSError, ValueError) as e:
+        print(f"python -m benchmarks.to_markdown: error: {e}", file=sys.stderr)
+        return 2
+    if not args.readme:
         sys.stdout.write(text)
     return 0
 

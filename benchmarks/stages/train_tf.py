@@ -1,17 +1,16 @@
-"""Seconds per training step of `PINetTrainer` (official schedule) and peak memory.
+"""Stage `train_tf_b4` (and `_mixed`, `_xla`): seconds per training step of `PINetTrainer`.
 
 What one step is: G_p and G_i forward, both discriminators' update (LSGAN, 5 x 0.5 x (MSE(real, 1)
 + MSE(fake, 0))), then the generator update (L1 + VGG19 relu1_2 perceptual, weight 1 + 5 x LSGAN
 against D_P and D_A + parsing cross-entropy), Adam(2e-4, 0.5, 0.999): the authors'
-`optimize_parameters`, as the `train_torch_b4` stage of `benchmarks/run.py` does it in PyTorch.
+`optimize_parameters`, which stage `train_torch_b4` (`stages/train_torch.py`) runs in PyTorch.
 The VGG19 weights are random (written to a temporary file: nothing downloads), since the cost,
-not the values, matters.
+not the values, matters. Parameters: `batch`, `mixed` (mixed_float16), `jit` (XLA).
 
-    python -m benchmarks.train_step                      # official 256x176, batch 4
-    python -m benchmarks.train_step --config tiny --batch 8 --repeats 5
+    python -m benchmarks.stages.train_tf                      # official 256x176, batch 4
+    python -m benchmarks.stages.train_tf --config tiny --batch 8 --repeats 5
 
-`measure_train_step(cfg, batch_size, repeats, ...)` is what `benchmarks/run.py` calls (stage
-`train_tf_b4`); run standalone it also reports this process's peak RSS.
+Run standalone it also reports this process's peak RSS.
 """
 
 from __future__ import annotations
@@ -21,6 +20,9 @@ import json
 import os
 import resource
 import tempfile
+
+from benchmarks.common import configure_tf_threads, model_config, time_calls, train_step_flop
+from benchmarks.profiling import tf_profile
 
 
 def _random_vgg_weights(folder: str) -> str:
@@ -68,9 +70,7 @@ def build_official_trainer(cfg, batch_size: int, mixed_precision: bool = False,
 
 def measure_train_step(cfg, batch_size: int = 4, repeats: int = 3, mixed_precision: bool = False,
                        profile_dir: str | None = None, jit_compile: bool = False) -> dict:
-    """Median seconds per step after one warm-up step (tracing), as `benchmarks.run` reports."""
-    from benchmarks.run import tf_profile, time_calls
-
+    """Median seconds per step after one warm-up step (tracing), and the step's FLOP."""
     with tempfile.TemporaryDirectory() as tmp:
         _, _, run_once = build_official_trainer(cfg, batch_size, mixed_precision, jit_compile,
                                                 _random_vgg_weights(tmp))
@@ -79,16 +79,21 @@ def measure_train_step(cfg, batch_size: int = 4, repeats: int = 3, mixed_precisi
                "jit_compile": jit_compile}
         out.update(time_calls(run_once, repeats))
         out["examples_per_s"] = batch_size / out["median_s"]
+        out["gflop"] = train_step_flop(cfg, batch_size) / 1e9
         if profile_dir:
             out["profile_top"] = tf_profile(run_once, profile_dir)
     return out
 
 
-def main(argv=None) -> int:
-    from benchmarks.run import configure_tf_threads, model_config
+def run(p):
+    return measure_train_step(model_config(p["config"], p["size"]), batch_size=p["batch"],
+                              repeats=p["repeats"], mixed_precision=p.get("mixed", False),
+                              profile_dir=p.get("profile_dir"), jit_compile=p.get("jit", False))
 
+
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="official", choices=["official", "paper", "tiny"])
+    p.add_argument("--config", default="official", help="ModelConfig preset")
     p.add_argument("--size", default=None, help="HxW (default: the config's)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
@@ -96,8 +101,12 @@ def main(argv=None) -> int:
     p.add_argument("--mixed-precision", action="store_true")
     p.add_argument("--jit-compile", action="store_true")
     args = p.parse_args(argv)
+    try:
+        cfg = model_config(args.config, args.size)
+    except ValueError as e:
+        p.error(str(e))
     configure_tf_threads(args.threads)
-    out = measure_train_step(model_config(args.config, args.size), args.batch, args.repeats,
+    out = measure_train_step(cfg, args.batch, args.repeats,
                              args.mixed_precision, jit_compile=args.jit_compile)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out, indent=2))

@@ -1,12 +1,12 @@
-"""Data benchmarks: synthetic people images/s (one core) and tf.data examples/s.
+"""Stage `data`: synthetic people images/s (one core) and tf.data examples/s.
 
-    python -m benchmarks.data_pipeline                  # 256x176, prints JSON
-    python -m benchmarks.data_pipeline --figure docs/images/synthetic_samples.png
+    python -m benchmarks.stages.data                  # 256x176, prints JSON
+    python -m benchmarks.stages.data --figure docs/images/synthetic_samples.png
 
-`measure_pipeline(cfg, batch_size, quick)` is what `benchmarks/run.py` calls (stage "data"); it
-returns ``examples_per_s`` of `make_dataset` (training mode, flip on, shuffle, batch 4) on a
-synthetic record set at cfg's size, plus the generator's ``synthetic_images_per_s``. The run
-compares ``examples_per_s`` with the training step's examples/s measured in the same run.
+`measure_pipeline(cfg, batch_size, quick)` returns ``examples_per_s`` of `make_dataset` (training
+mode, flip on, shuffle, batch 4) on a synthetic record set at cfg's size, plus the generator's
+``synthetic_images_per_s``. The run compares ``examples_per_s`` with the training step's
+examples/s measured in the same run. No FLOP: the pipeline does no model arithmetic.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import shutil
 import tempfile
 import time
 
-import numpy as np
+from benchmarks.common import model_config
 
 
 def measure_synthetic(size=(256, 176), images: int = 200, seed: int = 0) -> dict:
-    """Images/s of the synthetic generator in one thread: drawing + lossless PNG of image and parsing
-    (what `pinet-tf synth` does per image, minus the file write)."""
+    """Images/s of the synthetic generator in one thread: drawing + lossless PNG of image and
+    parsing (what `pinet-tf synth` does per image, minus the file write)."""
     from PIL import Image
 
     from pinet_tf.datasets import synthetic
@@ -86,12 +86,17 @@ def measure_pipeline(cfg, batch_size: int = 4, quick: bool = False, records: str
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def samples_figure(path: str, size=(256, 176), count: int = 4, seed: int = 0) -> np.ndarray:
+def run(p):
+    return measure_pipeline(model_config(p["config"], p["size"]), batch_size=4, quick=p["quick"])
+
+
+def samples_figure(path: str, size=(256, 176), count: int = 4, seed: int = 0):
     """Rows: one identity in two poses (image, parsing, skeleton on image) per sample."""
     from PIL import Image
 
-    from pinet_tf.utils import drawing
     from pinet_tf.datasets import synthetic
+    from pinet_tf.utils import drawing
+    from pinet_tf.utils.atomic import atomic_path
 
     rows = []
     for ident in range(count):
@@ -103,8 +108,8 @@ def samples_figure(path: str, size=(256, 176), count: int = 4, seed: int = 0) ->
         rows.append(row)
     titles = ["pose A", "parsing A", "keypoints A", "pose B", "parsing B", "keypoints B"]
     grid = drawing.image_grid(rows, titles=titles)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    Image.fromarray(grid).save(path, optimize=True)
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG", optimize=True)
     return grid
 
 
@@ -119,7 +124,10 @@ def main(argv=None) -> int:
     from pinet_tf.config import ModelConfig
     from pinet_tf.datasets.synthetic import parse_size
 
-    h, w = parse_size(args.size)
+    try:
+        h, w = parse_size(args.size)
+    except ValueError as e:
+        parser.error(str(e))
     cfg = ModelConfig(image_height=h, image_width=w)
     result = measure_pipeline(cfg, args.batch, args.quick)
     print(json.dumps(result, indent=2))
