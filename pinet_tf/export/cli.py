@@ -16,6 +16,9 @@ def export(args) -> int:
 
 
 def export_tflite(args) -> int:
+    from pinet_tf.utils.extras import require_extra
+    if args.quantize == "int8":  # calibration runs the float model in the LiteRT interpreter
+        require_extra("export-tflite --quantize int8", "tflite", "ai_edge_litert")
     from pinet_tf.export.tflite import convert_to_file
 
     size = convert_to_file(args.saved_model, args.out, args.quantize,

@@ -1,13 +1,13 @@
 """`pinet-tf summary`: layer tables and parameter counts of the generators and discriminators."""
 
-import numpy as np
-
 
 def _trainable(model) -> int:
+    import numpy as np
+
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-def summary(args) -> int:
+def summary_command(args) -> int:
     from pinet_tf import models
     from pinet_tf.config import ModelConfig
 
@@ -34,4 +34,4 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("summary", help="print the models' parameter counts")
     p.add_argument("--config", default="official", choices=["official", "paper", "tiny"])
     p.add_argument("--verbose", action="store_true", help="also print every layer")
-    p.set_defaults(func=summary)
+    p.set_defaults(func=summary_command)

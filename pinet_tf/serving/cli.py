@@ -9,6 +9,8 @@ import signal
 
 
 def serve(args) -> int:
+    from pinet_tf.utils.extras import require_extra
+    require_extra("serve", "serving", "tensorflow_serving", "grpc")
     from pinet_tf.serving.server import ModelServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -78,6 +80,8 @@ def _read_png(path: str, mode: str, what: str):
 
 
 def client(args) -> int:
+    from pinet_tf.utils.extras import require_extra
+    require_extra("client", "serving", "tensorflow_serving", "grpc")
     import numpy as np
     from PIL import Image
 
