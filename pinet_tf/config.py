@@ -1,6 +1,6 @@
 """One configuration object for the PINet architecture.
 
-`ModelConfig` describes both generators and both discriminators. Three presets:
+`ModelConfig` describes both generators and both discriminators. Four presets:
 
 * `official()` -- the authors' released code (``models/network20.py``): G_p widens early
   (64, 128, 128, 256), 3x3 output layers, G_p logits fed unchanged to G_i. Its generator has
@@ -9,7 +9,11 @@
 * `paper()` -- Table 1 of the paper: G_p keeps 64/128 channels at the stride-2 layers, 7x7 output
   layers, and G_i receives a parsing *distribution* (softmax of G_p; the one-hot ground truth in the
   paper's second training stage), so the same G_i serves both.
+* `small()` -- 128x88, ngf 24: the quality benchmark's recipe size, trainable on a CPU in about an
+  hour (`benchmarks/quality.py`).
 * `tiny()` -- same code path, small width and image size, for tests and smoke runs.
+
+Every preset also takes the ablation fields (`convolution="vanilla"`, paper Table 3).
 
 The config travels with checkpoints and exports as JSON (`to_json` / `from_json`).
 """
@@ -41,7 +45,7 @@ _FEEDS = ("logits", "softmax")
 #: `ModelConfig.convolution`: the paper's gated convolution or the "vanilla" ablation (Table 3).
 CONVOLUTIONS = ("gated", "vanilla")
 #: The presets' names, in the order CLIs list them (`ModelConfig.preset`, `resolve_config`).
-PRESETS = ("official", "paper", "tiny")
+PRESETS = ("official", "paper", "small", "tiny")
 
 
 def dataclass_from_dict(cls, d: dict):
@@ -130,6 +134,13 @@ class ModelConfig:
     def tiny(cls) -> "ModelConfig":
         return cls(name="tiny", image_height=64, image_width=44, ngf=16, ndf=16,
                    discriminator_blocks=1, parsing_feed="softmax")
+
+    @classmethod
+    def small(cls) -> "ModelConfig":
+        """128x88, ngf 24: the quality benchmark's size (`benchmarks/quality.py`), between `tiny`
+        and `official`; about 9x tiny's cost per step."""
+        return cls(name="small", image_height=128, image_width=88, ngf=24, ndf=24,
+                   discriminator_blocks=2, parsing_feed="softmax")
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":

@@ -6,7 +6,7 @@ from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, ModelConfig
 from pinet_tf.models.encoding import FLIP_PERMUTATION
 
 
-@pytest.mark.parametrize("name", ["official", "paper", "tiny"])
+@pytest.mark.parametrize("name", ["official", "paper", "small", "tiny"])
 def test_json_round_trip(name, tmp_path):
     cfg = ModelConfig.preset(name)
     assert ModelConfig.from_json(cfg.to_json()) == cfg
