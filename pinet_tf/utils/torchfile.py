@@ -212,6 +212,8 @@ class StateDictFile:
         if isinstance(e, (KeyboardInterrupt, SystemExit, FileNotFoundError)):
             raise e
         msg = " ".join(str(e).split()) or type(e).__name__
+        if isinstance(e, OSError):  # the disk, not the content: keep it an OSError
+            raise OSError(f"{self.path}: {msg}") from None
         if isinstance(e, TorchFileError):
             raise type(e)(f"{self.path}: {msg}") from None
         raise TorchFileError(f"{self.path}: corrupt or unsupported checkpoint "

@@ -266,3 +266,31 @@ def test_pickle_cannot_rewrite_a_checked_tensor(tmp_path):
         zf.writestr("archive/data.pkl", _fake_torch_pickle(obj))
         zf.writestr("archive/data/0", st.data.tobytes())
     np.testing.assert_array_equal(torchfile.load_state_dict(path)["w"], np.arange(4))
+
+
+def test_shapes_come_from_the_pickle_and_bytes_only_from_read(tmp_path):
+    """`StateDictFile` knows keys and shapes without reading a storage; a storage whose bytes
+    are damaged (CRC mismatch) fails only in `read()`, in one line naming the file."""
+    st = _Storage("0", "FloatStorage", np.arange(6, dtype="<f4"))
+    rebuild = _Fake("torch._utils", "_rebuild_tensor_v2")
+    obj = {"w": _Call(rebuild, st, 0, (2, 3), (3, 1), False, None),
+           "b": _Call(rebuild, st, 4, (2,), (1,), False, None)}
+    path = tmp_path / "sd.pth"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", _fake_torch_pickle(obj))
+        zf.writestr("archive/data/0", st.data.tobytes())
+    with torchfile.StateDictFile(path) as sd:
+        assert sd.shapes == {"w": (2, 3), "b": (2,)}
+        got = sd.read()
+    np.testing.assert_array_equal(got["w"], np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(got["b"], [4, 5])
+    raw = bytearray(path.read_bytes())
+    at = raw.index(st.data.tobytes())
+    raw[at + 5] ^= 0xFF  # one flipped byte inside the storage
+    path.write_bytes(bytes(raw))
+    with torchfile.StateDictFile(path) as sd:
+        assert sd.shapes == {"w": (2, 3), "b": (2,)}
+        with pytest.raises(torchfile.TorchFileError) as info:
+            sd.read()
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: ") and "CRC" in msg and "\n" not in msg
