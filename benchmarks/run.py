@@ -162,9 +162,12 @@ def analyse(results: dict) -> None:
         results["targets"]["tflite_int8_psnr_db"]["reason"] = psnr_reason
 
 
-def _report(name: str, res: dict) -> str:
+def _report(name: str, res: dict, stages: dict) -> str:
     shown = res.get("median_s")
-    rate = (f", {res['achieved_gflops']:.0f} GFLOP/s" if res.get("achieved_gflops") else "")
+    rates = analysis.stage_rates(stages, res)  # the peaks run first
+    rate = (f", {rates['achieved_gflops']:.0f} GFLOP/s" if rates else "")
+    if rates.get("peak_fraction") is not None:
+        rate += f" ({rates['peak_fraction']:.2f} of {rates['peak_stage']})"
     return (f"[bench] {name}: " + (f"median {shown:.3f} s" if shown else
                                    res.get("error", "done")[:200])
             + f"{rate}, peak RSS {res['peak_rss_mb']:.0f} MiB, {res['stage_wall_s']:.0f} s")
@@ -201,7 +204,7 @@ def run(args, stages: list) -> int:
             print(f"[bench] {stage.name} ...", flush=True)
             res = run_stage(stage, common, args.stage_timeout, log_dir)
             results["stages"][stage.name] = res
-            print(_report(stage.name, res), flush=True)
+            print(_report(stage.name, res, results["stages"]), flush=True)
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
     analyse(results)
