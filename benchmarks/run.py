@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import shutil
@@ -41,6 +42,8 @@ import time
 from benchmarks import analysis, registry
 from benchmarks.common import (RESULTS_DIR, ROOT, configure_tf_threads, configure_torch_threads,
                                machine_info, model_config, read_json, write_json)
+from benchmarks.to_markdown import render
+from pinet_tf.utils.atomic import write_text
 
 
 def parse_args(argv):
@@ -176,7 +179,6 @@ def _report(name: str, res: dict, stages: dict) -> str:
 def run(args, stages: list) -> int:
     """Run `stages` (from `plan`), write `<name>.json` and `<name>.md`; returns the exit code."""
     repeats = args.repeats or (1 if args.quick else 3)
-    import importlib.util
     torch_ok = importlib.util.find_spec("torch") is not None and not args.no_torch
     torch_reason = "--no-torch given" if args.no_torch else "torch is not installed " \
         "(pip install -e '.[torch]')"
@@ -209,8 +211,6 @@ def run(args, stages: list) -> int:
         shutil.rmtree(log_dir, ignore_errors=True)
     analyse(results)
     results["machine"]["load_avg_at_end"] = os.getloadavg()
-    from benchmarks.to_markdown import render
-    from pinet_tf.utils.atomic import write_text
     path = os.path.join(args.out_dir, f"{args.name}.json")
     write_json(path, results)
     write_text(os.path.join(args.out_dir, f"{args.name}.md"), render(results))
