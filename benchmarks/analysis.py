@@ -96,7 +96,9 @@ def peak_of(stages: dict, stage: dict) -> tuple:
     return None, None
 
 
-def _rates(stages, stage, timing=None) -> dict:
+def stage_rates(stages: dict, stage: dict, timing: dict | None = None) -> dict:
+    """{achieved_gflops, peak_fraction, peak_stage} of `stage` (or of one of its variants,
+    `timing`), or {} where it has no FLOP count or no time."""
     timing = stage if timing is None else timing
     peak_name, peak = peak_of(stages, stage)
     achieved, fraction = flop_rate(timing.get("gflop", stage.get("gflop")),
@@ -112,10 +114,10 @@ def annotate_flop_rates(stages: dict) -> None:
     for stage in stages.values():
         if not isinstance(stage, dict):
             continue
-        stage.update(_rates(stages, stage))
+        stage.update(stage_rates(stages, stage))
         for variant in (stage.get("variants") or {}).values():
             if isinstance(variant, dict):
-                variant.update(_rates(stages, stage, variant))
+                variant.update(stage_rates(stages, stage, variant))
 
 
 def compute_peak_fraction(stages: dict) -> tuple:
@@ -125,7 +127,7 @@ def compute_peak_fraction(stages: dict) -> tuple:
     names = dict(FRACTION_ALIASES)
     names.update({n: n for n in stages})
     for key, name in names.items():
-        rates = _rates(stages, stages.get(name) or {})
+        rates = stage_rates(stages, stages.get(name) or {})
         if rates:
             achieved[key], fractions[key] = rates["achieved_gflops"], rates["peak_fraction"]
     fractions.setdefault("forward_b1", None)

@@ -93,6 +93,6 @@ def select_stages(stages: list, only: str | None) -> list:
     known = {st.name for st in stages} | {st.group for st in stages}
     unknown = sorted(wanted - known)
     if unknown:
-        raise ValueError(f"--only: unknown stage or group {', '.join(unknown)}; "
+        raise ValueError(f"--only/--stages: unknown stage or group {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(known))}")
     return [st for st in stages if st.name in wanted or st.group in wanted]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import shutil
@@ -41,6 +42,8 @@ import time
 from benchmarks import analysis, registry
 from benchmarks.common import (RESULTS_DIR, ROOT, configure_tf_threads, configure_torch_threads,
                                machine_info, model_config, read_json, write_json)
+from benchmarks.to_markdown import render
+from pinet_tf.utils.atomic import write_text
 
 
 def parse_args(argv):
@@ -162,9 +165,12 @@ def analyse(results: dict) -> None:
         results["targets"]["tflite_int8_psnr_db"]["reason"] = psnr_reason
 
 
-def _report(name: str, res: dict) -> str:
+def _report(name: str, res: dict, stages: dict) -> str:
     shown = res.get("median_s")
-    rate = (f", {res['achieved_gflops']:.0f} GFLOP/s" if res.get("achieved_gflops") else "")
+    rates = analysis.stage_rates(stages, res)  # the peaks run first
+    rate = (f", {rates['achieved_gflops']:.0f} GFLOP/s" if rates else "")
+    if rates.get("peak_fraction") is not None:
+        rate += f" ({rates['peak_fraction']:.2f} of {rates['peak_stage']})"
     return (f"[bench] {name}: " + (f"median {shown:.3f} s" if shown else
                                    res.get("error", "done")[:200])
             + f"{rate}, peak RSS {res['peak_rss_mb']:.0f} MiB, {res['stage_wall_s']:.0f} s")
@@ -173,7 +179,6 @@ def _report(name: str, res: dict) -> str:
 def run(args, stages: list) -> int:
     """Run `stages` (from `plan`), write `<name>.json` and `<name>.md`; returns the exit code."""
     repeats = args.repeats or (1 if args.quick else 3)
-    import importlib.util
     torch_ok = importlib.util.find_spec("torch") is not None and not args.no_torch
     torch_reason = "--no-torch given" if args.no_torch else "torch is not installed " \
         "(pip install -e '.[torch]')"
@@ -201,13 +206,11 @@ def run(args, stages: list) -> int:
             print(f"[bench] {stage.name} ...", flush=True)
             res = run_stage(stage, common, args.stage_timeout, log_dir)
             results["stages"][stage.name] = res
-            print(_report(stage.name, res), flush=True)
+            print(_report(stage.name, res, results["stages"]), flush=True)
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
     analyse(results)
     results["machine"]["load_avg_at_end"] = os.getloadavg()
-    from benchmarks.to_markdown import render
-    from pinet_tf.utils.atomic import write_text
     path = os.path.join(args.out_dir, f"{args.name}.json")
     write_json(path, results)
     write_text(os.path.join(args.out_dir, f"{args.name}.md"), render(results))

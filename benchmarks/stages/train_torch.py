@@ -2,9 +2,9 @@
 
 The step itself is `torch_train_step`, the one seam between the benchmark and whatever PyTorch
 training code it times: it builds everything (networks, optimisers, one batch) and returns a
-zero-argument function that runs one whole iteration. `run` only times that function, so the
-step's body can be replaced by a call into `tests/reference/` (the code the parity tests use)
-without touching the timing, the FLOP count or the results.
+zero-argument function that runs one whole iteration and returns G's loss. `run` only times
+that function, so the step's body can be replaced by a call into `tests/reference/` (the code
+the parity tests use) without touching the timing, the FLOP count or the results.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from benchmarks.profiling import torch_profile
 
 
 def torch_train_step(cfg, batch: int, seed: int = 0):
-    """A function running one iteration of the authors' `optimize_parameters` at `cfg`, `batch`.
+    """A function running one iteration of the authors' `optimize_parameters` at `cfg`, `batch`;
+    it returns G's total loss as a float (as `train_tf`'s step returns `g_total`).
 
     G: L1 + VGG19 relu1_2 perceptual L1 (weight 1) + 5 * LSGAN against both Ds (averaged) +
     parsing cross-entropy, then D_PP and D_PB each 5 * 0.5 * (MSE(real, 1) + MSE(fake, 0)).
@@ -70,6 +71,7 @@ def torch_train_step(cfg, batch: int, seed: int = 0):
             loss_d = 5 * 0.5 * (lsgan(net(real_in), True) + lsgan(net(fake_in), False))
             loss_d.backward()
             opt.step()
+        return float(loss_g.detach())
 
     return step
 

