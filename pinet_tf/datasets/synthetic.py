@@ -22,7 +22,7 @@ height), so an identity looks the same in every pose and pose transfer on it is 
 Everything is a function of ``(seed, identity index, pose index)`` (numpy ``default_rng`` seeded
 with that triple), so output is byte-identical for a seed and independent of generation order.
 Drawing is vectorised numpy on each part's bounding box: several hundred images/s at 256x176 on
-one core (see ``benchmarks/data_pipeline.py``).
+one core (see ``benchmarks/stages/data.py``).
 
 Images are written as lossless PNG at the requested size (no 256x256 originals, so the reader's
 40..216 column crop never applies to synthetic data).
