@@ -19,11 +19,20 @@ with the earlier mid-tone walls + floor + boxes no setting reached the bar (0.21
 0.146-0.15 at 460 and 1500 steps, lr 4e-3), which is why the walls changed (`synthetic.py`).
 """
 
+import glob
+import hashlib
+import json
 import os
 
 import pytest
 
 from pinet_tf.training.config import RECIPES
+
+#: Set this to a folder (CI does) to keep the trained run across pytest sessions: then it is
+#: trained at most once per CI run (and per version of the code, the data fixture and the
+#: recipe, which the folder's name hashes).
+CACHE_ENV = "PINET_TF_TEST_CACHE"
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: The run is `--recipe tiny` (pinet_tf.training.config.RECIPES), the README's Quick start recipe.
 TINY_RECIPE = RECIPES["tiny"]
@@ -33,14 +42,43 @@ TINY_RUN_LR = TINY_RECIPE["learning_rate"]
 TINY_RUN_GAN_WEIGHT = TINY_RECIPE["gan_weight"]
 
 
-@pytest.fixture(scope="session")
-def trained_tiny_run(tiny_records, tmp_path_factory):
-    from pinet_tf.cli import main
-
-    out = str(tmp_path_factory.mktemp("trained_tiny_run") / "run")
-    argv = ["train", "--recipe", "tiny", "--data", tiny_records, "--out", out,
+def _argv(records, out):
+    return ["train", "--recipe", "tiny", "--data", records, "--out", out,
             "--checkpoint-every", "100", "--log-every", "20", "--image-every", "100",
             "--verbose", "0"]
-    assert main(argv) == 0, "the tiny training run failed"
+
+
+def _version_key() -> str:
+    """Hash of what decides the run: the package's sources, the fixtures, the recipe."""
+    digest = hashlib.sha256(json.dumps(TINY_RECIPE, sort_keys=True).encode())
+    files = sorted(glob.glob(os.path.join(_ROOT, "pinet_tf", "**", "*.py"), recursive=True))
+    files += [os.path.join(_ROOT, "tests", n) for n in ("fixtures_data.py", "fixtures_training.py")]
+    for path in files:
+        digest.update(os.path.relpath(path, _ROOT).encode())
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def _train(records, out):
+    from pinet_tf.cli import main
+
+    assert main(_argv(records, out)) == 0, "the tiny training run failed"
     assert os.path.isfile(os.path.join(out, "generator.weights.h5"))
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_run(tiny_records, tmp_path_factory):
+    """Only for tests marked @pytest.mark.trained (tests/conftest.py checks)."""
+    cache = os.environ.get(CACHE_ENV)
+    if not cache:
+        out = str(tmp_path_factory.mktemp("trained_tiny_run") / "run")
+        _train(tiny_records, out)
+        return out
+    from pinet_tf.utils.atomic import atomic_dir
+
+    out = os.path.join(cache, f"trained_tiny_run-{_version_key()}")
+    if not os.path.isfile(os.path.join(out, "metrics.json")):
+        with atomic_dir(out, replace=True) as tmp:
+            _train(tiny_records, tmp)
     return out

@@ -8,8 +8,8 @@
     RUN_DIR/generator.weights.h5             final generator (`pinet_tf.models.io`), and the final
     RUN_DIR/{pose,appearance}_discriminator.weights.h5   discriminators
 
-The order of a run: check every input (nothing is written before), create RUN_DIR, build the
-trainer (VGG19 and `--init-weights` read here), prepare the data (a synthetic set when none is
+The order of a run: check the inputs (nothing is written before), create RUN_DIR, build the
+trainer (VGG19 and `--init-weights` read and checked here), prepare the data (a synthetic set when none is
 given), train (`run_fit`, or `distribute.run_custom_loop` under MultiWorkerMirroredStrategy),
 save. A run that fails before its first checkpoint leaves nothing of what it created.
 
@@ -96,9 +96,6 @@ def check_run(cfg, train_cfg, out, data=None, resume=False):
         splits = tfrecords.read_manifest(data, verify="none")["splits"]
         if "train" not in splits:
             raise ValueError(f"--data {data}: no train split (has {sorted(splits)})")
-    if train_cfg.perceptual_weight > 0 and not os.path.isfile(train_cfg.vgg_weights):
-        raise FileNotFoundError(f"--vgg-weights: VGG19 weights file not found: "
-                                f"{train_cfg.vgg_weights}")
     if train_cfg.init_weights and not resume:
         resolve_weights(train_cfg.init_weights, cfg)  # the generator file exists
     return cfg, train_cfg

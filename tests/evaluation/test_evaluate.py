@@ -204,6 +204,7 @@ def test_evaluate_refuses_bad_arguments(untrained_run, tiny_records, tmp_path, c
         main(["evaluate", "--run", "a", "--saved-model", "b", "--data", "d", "--out", "o.json"])
 
 
+@pytest.mark.trained
 def test_trained_tiny_run_ranks_above_both_baselines(trained_tiny_run, tiny_records, tmp_path):
     """The session's tiny run (tests/fixtures_training.py) on the held-out pairs: L1 and SSIM."""
     from pinet_tf.evaluation import evaluate

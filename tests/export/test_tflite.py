@@ -51,6 +51,7 @@ def reference(exp):
     return inputs, {k: v.numpy() for k, v in out.items()}
 
 
+@pytest.mark.trained
 @pytest.mark.parametrize("mode", tflite.QUANTIZE_MODES)
 def test_variant_size_and_psnr(mode, exp, converted, reference):
     inputs, ref = reference

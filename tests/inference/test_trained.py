@@ -22,6 +22,7 @@ def _enlarge(image, parsing, kp, margin):
     return image, parsing, kp.astype(np.float32)
 
 
+@pytest.mark.trained
 @pytest.mark.parametrize("mode, margin", [("pad", 0), ("crop", 16)])
 def test_trained_run_in_a_larger_photo(trained_tiny_run, tiny_synthetic_data, mode, margin):
     predictor = load_predictor(trained_tiny_run)

@@ -20,6 +20,8 @@ from pinet_tf.training.run import build_trainer
 from tests.fixtures_training import TINY_RUN_STEPS
 from tests.training.proof import learning_report, passes
 
+pytestmark = pytest.mark.trained
+
 
 @pytest.fixture(scope="module")
 def reports(trained_tiny_run, tiny_records):

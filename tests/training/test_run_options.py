@@ -1,0 +1,161 @@
+"""`pinet-tf train` options end to end: fine-tuning from import-torch's layout (--init-weights),
+--config FILE, --discriminator-dropout, the final weights of all three networks, the held-out
+split named in metrics.json, the tiny recipe, and inputs refused before any work."""
+
+import dataclasses
+import json
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from pinet_tf.cli import build_parser, main
+from pinet_tf.config import ModelConfig
+from pinet_tf.models import (build_appearance_discriminator, build_generator,
+                             build_pose_discriminator)
+from pinet_tf.models.io import (discriminator_weights_paths, save_generator,
+                                save_weights_atomic)
+
+FAST = ["--schedule", "official", "--steps", "2", "--batch-size", "2", "--perceptual-weight",
+        "0", "--image-every", "1000", "--verbose", "0"]
+
+
+def _records_copy(records, dst, drop_split=None):
+    shutil.copytree(records, dst)
+    if drop_split:
+        path = os.path.join(dst, "manifest.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        for shard in manifest["splits"].pop(drop_split)["shards"]:
+            os.unlink(os.path.join(dst, shard["file"]))
+        with open(path, "w") as f:
+            json.dump(manifest, f)
+    return str(dst)
+
+
+def _trainable(model):
+    return [np.asarray(v) for v in model.trainable_weights]
+
+
+def test_fine_tune_from_import_torch_layout(tmp_path, tiny_records, capsys):
+    """PREFIX.weights.h5 + PREFIX.config.json + PREFIX.pose_discriminator.weights.h5 (no
+    appearance file): G and D_P start from them, D_A fresh (and the log says so); the records
+    have no test split, so metrics.json says it measured the train split."""
+    cfg = ModelConfig.tiny()
+    keras.utils.set_random_seed(7)
+    prefix = str(tmp_path / "release" / "pinet.weights.h5")
+    generator, pose = build_generator(cfg), build_pose_discriminator(cfg)
+    save_generator(generator, cfg, prefix)
+    save_weights_atomic(pose, discriminator_weights_paths(prefix)[0])
+    config_file = str(tmp_path / "model.json")
+    cfg.save(config_file)
+    records = _records_copy(tiny_records, tmp_path / "records", drop_split="test")
+    run = str(tmp_path / "run")
+    code = main(["train", "--init-weights", prefix, "--config", config_file, "--data", records,
+                 "--out", run, "--lr", "1e-9", "--discriminator-dropout", "0.25"] + FAST)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"generator from {prefix}" in out
+    assert "pose_discriminator from" in out
+    assert "appearance_discriminator initialised fresh" in out
+    run_cfg = ModelConfig.load(os.path.join(run, "config.json"))
+    assert run_cfg == dataclasses.replace(cfg, discriminator_dropout=0.25)
+    with open(os.path.join(run, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["split"] == "train" and metrics["step"] == 2
+    assert "no test split" in out
+    # All three final weight files load into the builders of the run's config; at lr 1e-9 two
+    # steps move nothing visible, so G and D_P are still the released ones.
+    final = {}
+    for name, build in (("generator", build_generator), ("pose_discriminator",
+                                                          build_pose_discriminator),
+                        ("appearance_discriminator", build_appearance_discriminator)):
+        final[name] = build(run_cfg)
+        final[name].load_weights(os.path.join(run, f"{name}.weights.h5"))
+    for name, start in (("generator", generator), ("pose_discriminator", pose)):
+        for a, b in zip(_trainable(final[name]), _trainable(start)):
+            np.testing.assert_allclose(a, b, atol=1e-6, err_msg=name)
+    fresh = build_appearance_discriminator(run_cfg)
+    assert len(_trainable(fresh)) == len(_trainable(final["appearance_discriminator"]))
+
+
+def test_init_weights_of_another_shape_are_refused_naming_the_tensor(tmp_path, tiny_records,
+                                                                     capsys):
+    other = dataclasses.replace(ModelConfig.tiny(), ngf=8)
+    prefix = str(tmp_path / "other.weights.h5")
+    save_generator(build_generator(other), other, prefix)
+    run = tmp_path / "run"
+    code = main(["train", "--init-weights", prefix, "--config", "tiny", "--data", tiny_records,
+                 "--out", str(run)] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert prefix in err and "tensor gp_" in err and "has shape (8,)" in err, err
+    assert not run.exists()
+
+
+def test_corrupt_test_split_is_an_error_and_leaves_no_run(tmp_path, tiny_records, capsys):
+    records = _records_copy(tiny_records, tmp_path / "records")
+    with open(os.path.join(records, "manifest.json")) as f:
+        shard = json.load(f)["splits"]["test"]["shards"][0]["file"]
+    path = os.path.join(records, shard)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    run = tmp_path / "run"
+    code = main(["train", "--config", "tiny", "--data", records, "--out", str(run)] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2 and shard in err, err
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lr", "0"], "must be > 0"),
+    (["--lr=-1e-3"], "must be > 0"),
+    (["--config", "huge"], "official, paper, tiny or a config JSON file"),
+    (["--config", "missing/model.json"], "no such config file"),
+    (["--perceptual-weight", "1", "--vgg-weights", "absent.h5"], "VGG19 weights file not found"),
+    (["--discriminator-dropout", "1.5"], "discriminator_dropout"),
+])
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, message, capsys,
+                                                           monkeypatch):
+    """No --data: a run that went ahead would first write 618 synthetic files."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--recipe", "tiny", "--out", "run"] + argv)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_run_failing_in_set_up_removes_only_what_it_created(tmp_path, tiny_records, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    bad_vgg = tmp_path / "vgg.h5"
+    bad_vgg.write_bytes(b"not an HDF5 file")
+    code = main(["train", "--config", "tiny", "--data", tiny_records, "--out", str(run),
+                 "--perceptual-weight", "1", "--vgg-weights", str(bad_vgg), "--schedule",
+                 "official", "--steps", "1"])
+    assert code == 2 and "vgg.h5" in capsys.readouterr().err
+    assert sorted(os.listdir(run)) == ["notes.txt"]
+
+
+def test_tiny_recipe_and_explicit_options_over_it():
+    from pinet_tf.training.cli import configs
+
+    def parse(*argv):
+        return configs(build_parser().parse_args(["train", "--out", "r", *argv]))
+
+    cfg, train_cfg = parse("--recipe", "tiny")
+    assert cfg == ModelConfig.tiny()
+    assert (train_cfg.schedule, train_cfg.steps, train_cfg.batch_size) == ("paper",
+                                                                         (60, 500, 300), 8)
+    assert (train_cfg.learning_rate, train_cfg.gan_weight, train_cfg.perceptual_weight) == \
+        (1e-3, 0.0, 0.0)
+    cfg, train_cfg = parse("--recipe", "tiny", "--steps", "6,5,3", "--no-shuffle")
+    assert train_cfg.steps == (6, 5, 3) and train_cfg.batch_size == 8 and not train_cfg.shuffle
+    cfg, train_cfg = parse("--schedule", "official", "--perceptual-weight", "0")
+    assert cfg == ModelConfig.official() and train_cfg.steps == (700 * 4000 // 6,)
+    assert train_cfg.learning_rate == 2e-4 and train_cfg.shuffle
