@@ -106,6 +106,20 @@ def _load_torchvision(model, path) -> None:
         layer.set_weights([np.transpose(w, (2, 3, 1, 0)), b])
 
 
+def find_vgg_weights(weights=None, *, default="keras", allow_download=None) -> str:
+    """Path of the perceptual loss's VGG19 weights: `weights` (must exist), else the published
+    file named by `default` found locally or downloaded (`pinet_tf.utils.weights.locate`).
+
+    Cheap when the file is local: a caller checks (and fetches) it before any other work.
+    """
+    if default not in DEFAULT_FILES:
+        raise ValueError(f"VGG19 default file must be one of {sorted(DEFAULT_FILES)}, got "
+                         f"{default!r}")
+    key = DEFAULT_FILES[default] if not weights or file_kind(weights) == "keras" else \
+        "vgg19_torchvision"
+    return wlib.locate(key, weights, allow_download=allow_download, hint=_HINT)
+
+
 def load_vgg_features(weights=None, layers=None, *, preprocessing=None, default="keras",
                       allow_download=None) -> VGGFeatures:
     """The VGG19 feature extractor of the perceptual loss, from `weights` or a published file.
@@ -123,15 +137,10 @@ def load_vgg_features(weights=None, layers=None, *, preprocessing=None, default=
         FileNotFoundError for a missing explicit file, ValueError for a file that is not VGG19.
     """
     names = list(check_layers(layers))
-    if default not in DEFAULT_FILES:
-        raise ValueError(f"VGG19 default file must be one of {sorted(DEFAULT_FILES)}, got "
-                         f"{default!r}")
     if preprocessing is not None and preprocessing not in PREPROCESSING:
         raise ValueError(f"VGG preprocessing must be one of {PREPROCESSING}, got "
                          f"{preprocessing!r}")
-    key = DEFAULT_FILES[default] if not weights or file_kind(weights) == "keras" else \
-        "vgg19_torchvision"
-    path = wlib.locate(key, weights, allow_download=allow_download, hint=_HINT)
+    path = find_vgg_weights(weights, default=default, allow_download=allow_download)
     kind = file_kind(path)
     if kind == "torchvision" and preprocessing == "caffe":
         raise ValueError(f"{path}: torchvision's VGG19 weights expect torchvision's input "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pinet_tf.losses import OFFICIAL_LAYERS, PAPER_LAYERS, VGGPerceptualLoss
-from pinet_tf.losses.perceptual import TORCHVISION_INDEX, load_vgg_features
+from pinet_tf.losses.perceptual import TORCHVISION_INDEX, find_vgg_weights, load_vgg_features
 from pinet_tf.utils import weights as wlib
 
 
@@ -97,6 +97,9 @@ def test_published_file_is_found_in_the_weights_dir(vgg_weights, tmp_path, monke
     loss = VGGPerceptualLoss(None, PAPER_LAYERS)
     assert loss.weights_path == str(tmp_path / "w" / wlib.FILES["vgg19_notop"].name)
     assert loss.preprocessing == "caffe"
+    assert find_vgg_weights() == loss.weights_path  # what a run checks before any work
+    with pytest.raises(FileNotFoundError, match="vgg19-dcbb9e9d.pth does not exist"):
+        find_vgg_weights(str(tmp_path / "vgg19-dcbb9e9d.pth"))
     x = np.random.default_rng(2).uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
     ref = VGGPerceptualLoss(vgg_weights, PAPER_LAYERS)
     np.testing.assert_allclose(float(loss(x, -x)), float(ref(x, -x)), rtol=1e-6)
