@@ -1,28 +1,45 @@
 """`pinet-tf evaluate`: score a trained model and two baselines on the test pairs, with a report."""
 
+import contextlib
 import os
+
+
+@contextlib.contextmanager
+def _env(name, value):
+    """$name = value (when given) for the block only."""
+    old = os.environ.get(name)
+    if value:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value:
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def run_evaluate(args) -> int:
     from pinet_tf.evaluation.evaluator import evaluate
     from pinet_tf.utils.weights import ENV_DIR
 
-    if args.weights_dir:
-        if not os.path.isdir(args.weights_dir):
-            raise FileNotFoundError(f"--weights-dir {args.weights_dir} is not a directory")
-        os.environ[ENV_DIR] = args.weights_dir
-    report = evaluate(args.data, args.out, run=args.run, saved_model=args.saved_model,
-                      limit=args.limit, batch_size=args.batch_size, split=args.split,
-                      images_dir=args.images_dir, lpips_net=args.lpips_net,
-                      lpips_heads=args.lpips_heads, lpips_backbone=args.lpips_backbone,
-                      inception_weights=args.inception_weights, grid_k=args.grid,
-                      progress=not args.no_progress)
-    m = report["metrics"]
-    for method, vals in m.items():
+    if args.weights_dir and not os.path.isdir(args.weights_dir):
+        raise FileNotFoundError(f"--weights-dir {args.weights_dir} is not a directory")
+    with _env(ENV_DIR, args.weights_dir):
+        report = evaluate(args.data, args.out, run=args.run, saved_model=args.saved_model,
+                          limit=args.limit, batch_size=args.batch_size, split=args.split,
+                          images_dir=args.images_dir, lpips_net=args.lpips_net,
+                          lpips_heads=args.lpips_heads, lpips_backbone=args.lpips_backbone,
+                          inception_weights=args.inception_weights, grid_k=args.grid,
+                          progress=not args.no_progress,
+                          allow_download=False if args.no_download else None)
+    for method, vals in report["metrics"].items():
         print(f"{method:<12} " + "  ".join(f"{k} {v:.4f}" for k, v in vals.items()))
     for k, why in report["skipped"].items():
         print(f"skipped {k}: {why}")
-    print(f"report: {args.out} and {report['files']['markdown']}")
+    print(f"report: {args.out} and {report['files']['markdown']}"
+          + (f"; best/worst pairs: {report['files']['grid']}" if report["files"]["grid"] else ""))
     return 0
 
 
@@ -41,11 +58,15 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--images-dir", help="where generated PNGs go (default: <out>_images)")
     p.add_argument("--weights-dir", help="folder of metric weights (sets $PINET_TF_WEIGHTS_DIR)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never download metric weights (as PINET_TF_NO_DOWNLOAD=1): a metric "
+                        "whose file is not found is skipped")
     p.add_argument("--lpips-net", default="alex", choices=["alex", "vgg"])
     p.add_argument("--lpips-heads", help="LPIPS linear heads file (lpips wheel's v0.1/<net>.pth)")
     p.add_argument("--lpips-backbone", help="torchvision alexnet/vgg16 state dict (.pth or .npz)")
     p.add_argument("--inception-weights", help="keras.applications InceptionV3 weights file "
                                                "(with classifier for IS; notop gives FID only)")
-    p.add_argument("--grid", type=int, default=4, help="best/worst pairs in the grid picture")
+    p.add_argument("--grid", type=int, default=4, help="best/worst pairs in the grid picture "
+                                                      "(0: no picture)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_evaluate)

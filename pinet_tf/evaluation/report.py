@@ -1,4 +1,5 @@
-"""The evaluation report's human-readable parts: a Markdown page and a best/worst pairs grid."""
+"""The evaluation report: the JSON record (results, protocol, weights), a Markdown page and a
+best/worst pairs grid, each written atomically."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import os
 
 import numpy as np
 
+from pinet_tf.evaluation import baselines
+from pinet_tf.utils.atomic import write_json, write_text
+
 LABELS = {"l1": "L1", "ssim": "SSIM", "psnr": "PSNR (dB)", "lpips": "LPIPS", "fid": "FID",
           "is": "IS"}
+#: metric -> True when higher is better.
+HIGHER_IS_BETTER = {"l1": False, "ssim": True, "psnr": True, "lpips": False, "fid": False,
+                    "is": True}
 
 
 def write_grid(path, best_rows, worst_rows) -> None:
@@ -65,14 +72,79 @@ def markdown(report: dict) -> str:
     if report["skipped"]:
         lines += ["", "## Skipped metrics", ""]
         lines += [f"- **{LABELS.get(k, k)}**: {v}" for k, v in report["skipped"].items()]
-    lines += ["", "## Best and worst pairs by L1", "",
-              f"![best and worst pairs]({os.path.basename(report['files']['grid'])})", "",
-              "Left block: the best pairs (source, target, output); right block: the worst.", ""]
+    if report["files"]["grid"]:
+        lines += ["", "## Best and worst pairs by L1", "",
+                  f"![best and worst pairs]({os.path.basename(report['files']['grid'])})", "",
+                  "Left block: the best pairs (source, target, output); right block: the worst."]
+    lines.append("")
     return "\n".join(lines)
 
 
-def write_markdown(path, report: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(markdown(report))
-    os.replace(tmp, path)
+def protocol(ev, lpips_net) -> dict:
+    """How the numbers were made: sizes, resizing, formats, each metric's recipe, baselines."""
+    from pinet_tf.evaluation.networks import IS_SPLITS
+    from pinet_tf.metrics.inception import RESIZE_METHOD
+
+    record_size = (int(ev.manifest["image_height"]), int(ev.manifest["image_width"]))
+    return {
+        "pairs": ev.count,
+        "image_size": list(ev.cfg.image_size),
+        "record_size": list(record_size),
+        "resize_method": "none (records are at the model size)"
+        if record_size == tuple(ev.cfg.image_size) else
+        f"records {record_size[0]}x{record_size[1]} resized to the model size by the data "
+        "pipeline: bilinear for images (rounded to uint8), nearest for parsing",
+        "file_format": "PNG (lossless, 8-bit RGB) at the model size; every metric is "
+                       "computed on these uint8 images",
+        "generated_images": os.path.abspath(ev.images_dir),
+        "l1": "mean |generated - target| / 255 over pixels and channels",
+        "psnr": "10 log10(255^2 / MSE) per image (capped at 100 dB), averaged",
+        "ssim": "scikit-image structural_similarity recipe: Gaussian window sigma 1.5, "
+                "population covariance, data_range 255, channels averaged",
+        "lpips": f"LPIPS v0.1, {lpips_net} backbone, inputs in [-1, 1], averaged over pairs",
+        "fid_real_set": f"the {ev.count} target images of the evaluated pairs",
+        "inception_resize": RESIZE_METHOD,
+        "inception_weights": "Keras InceptionV3 (TF2 ImageNet weights), not the TF1 graph "
+                             "of the published FID/IS code: numbers not comparable to "
+                             "papers",
+        "is_splits": IS_SPLITS,
+        "baselines": {
+            baselines.COPY_SOURCE: baselines.DESCRIPTIONS[baselines.COPY_SOURCE],
+            baselines.MEAN_IMAGE: baselines.DESCRIPTIONS[baselines.MEAN_IMAGE].format(
+                n=ev.mean.count, split=ev.mean_split)},
+    }
+
+
+def write_report(out, ev, methods: dict, model_info: dict, lpips_net: str) -> dict:
+    """Write `out` (JSON), its .md page and (unless the grid is empty) the best/worst grid of
+    the finished Evaluator `ev`; return the report dict."""
+    from pinet_tf.utils.weights import sha256_file
+
+    model, others = methods["model"], [m for m in methods if m != "model"]
+    stem = os.path.splitext(os.path.abspath(out))[0]
+    best_rows, worst_rows = ev.extremes.rows()
+    grid_path = f"{stem}_best_worst.png" if best_rows else None
+    if grid_path:
+        write_grid(grid_path, best_rows, worst_rows)
+    report = {
+        "model": {**model_info, "config": ev.cfg.to_dict(),
+                  "seconds_per_pair": ev.gen_seconds / max(ev.count, 1)},
+        "data": {"path": os.path.abspath(ev.data), "split": ev.split,
+                 "pairs_in_split": int(ev.manifest["splits"][ev.split]["pairs"])},
+        "protocol": protocol(ev, lpips_net),
+        "weights": [{"role": role, "path": os.path.abspath(p), "sha256": sha256_file(p)}
+                    for role, p in ev.nets.files],
+        "metrics": methods,
+        "higher_is_better": {k: v for k, v in HIGHER_IS_BETTER.items() if k in model},
+        "skipped": ev.nets.skipped,
+        "beats_baselines": {
+            k: all((model[k] > methods[m][k]) if up else (model[k] < methods[m][k])
+                   for m in others)
+            for k, up in HIGHER_IS_BETTER.items() if k in model},
+        "best_pairs_by_l1": [{"file": r[2], "l1": r[0]} for r in best_rows],
+        "worst_pairs_by_l1": [{"file": r[2], "l1": r[0]} for r in worst_rows],
+        "files": {"markdown": f"{stem}.md", "grid": grid_path},
+    }
+    write_json(out, report, sort_keys=False)
+    write_text(report["files"]["markdown"], markdown(report))
+    return report

@@ -48,16 +48,6 @@ def _check_net(net):
         raise ValueError(f"LPIPS: net must be one of {sorted(ARCHS)}, received {net!r}")
 
 
-def read_state_dict(path) -> dict:
-    """name -> array from a `.pth` (safe reader) or `.npz` file."""
-    path = os.fspath(path)
-    if path.endswith(".npz"):
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    from pinet_tf.utils.torchfile import load_state_dict
-    return load_state_dict(path)
-
-
 def find_heads(net: str, path=None, allow_download=None) -> str:
     _check_net(net)
     pkg = wlib.package_dir("lpips")
@@ -150,7 +140,7 @@ class LPIPS:
         else:
             hpath = find_heads(net, heads, allow_download)
             bpath = find_backbone(net, backbone, allow_download)
-            bstate, hstate = read_state_dict(bpath), read_state_dict(hpath)
+            bstate, hstate = wlib.read_state_dict(bpath), wlib.read_state_dict(hpath)
             self.weight_files = [(f"LPIPS {net} backbone", bpath), (f"LPIPS {net} heads", hpath)]
         load_backbone_weights(self.model, bstate)
         self.heads = [tf.constant(h) for h in heads_from_state(hstate, net)]

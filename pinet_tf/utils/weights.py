@@ -292,3 +292,17 @@ def download(f: PretrainedFile, cache_dir=None) -> str:
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)
+
+
+def read_state_dict(path) -> dict:
+    """name -> array from a torch `.pth` (read with the safe `torchfile` reader) or an `.npz`
+    holding the same keys."""
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        import numpy as np
+
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    from pinet_tf.utils.torchfile import load_state_dict
+
+    return load_state_dict(path)

@@ -216,3 +216,54 @@ def test_trained_tiny_run_ranks_above_both_baselines(trained_tiny_run, tiny_reco
         assert m["model"]["l1"] < m[baseline]["l1"], (baseline, m)
         assert m["model"]["ssim"] > m[baseline]["ssim"], (baseline, m)
     assert report["beats_baselines"]["l1"] and report["beats_baselines"]["ssim"]
+
+
+def test_evaluate_no_download_grid_zero_and_missing_explicit_file(untrained_run, tiny_records,
+                                                                  tmp_path, capsys, monkeypatch):
+    """--no-download skips the metrics whose files are absent (saying why); --grid 0 writes no
+    picture and no link to one; an explicitly named weights file that is missing is an error
+    before any work, not a skip."""
+    monkeypatch.delenv("PINET_TF_NO_DOWNLOAD")  # the flag alone must forbid downloads
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    out = tmp_path / "g.json"
+    rc = main(["evaluate", "--run", untrained_run, "--data", tiny_records, "--out", str(out),
+               "--limit", "3", "--grid", "0", "--no-download", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    report = json.loads(out.read_text())
+    assert report["files"]["grid"] is None and report["best_pairs_by_l1"] == []
+    assert not (tmp_path / "g_best_worst.png").exists()
+    assert "best_worst" not in open(report["files"]["markdown"]).read()
+    assert "downloads are off" in report["skipped"]["lpips"]
+    assert "skipped lpips" in capsys.readouterr().out
+    missing = tmp_path / "nope" / "alex.pth"
+    rc = main(["evaluate", "--run", untrained_run, "--data", tiny_records,
+               "--out", str(tmp_path / "m.json"), "--lpips-heads", str(missing)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--lpips-heads: weights file {missing} does not exist" in err
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "m_images").exists()
+    assert main(["evaluate", "--run", untrained_run, "--data", tiny_records,
+                 "--out", str(tmp_path / "n.json"), "--grid", "-1"]) == 2
+    assert "--grid must be >= 0" in capsys.readouterr().err
+
+
+def test_is_skip_names_the_classifier_file_it_needs(tmp_path, monkeypatch):
+    from pinet_tf.evaluation.networks import setup_networks
+    from pinet_tf.metrics.inception import TOP_FILE
+    from pinet_tf.utils.weights import FILES
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+    class NoClassifier(SmallInception):
+        include_top = False
+
+    nets = setup_networks(20, inception=NoClassifier(str(tmp_path / "s.npz")))
+    assert TOP_FILE in nets.skipped["is"] and FILES["inception_v3"].url in nets.skipped["is"]
+    assert "fid" not in nets.skipped and nets.inception is not None
+    # An explicit notop file: FID from it, IS skipped naming the file IS needs.
+    import keras
+    notop = tmp_path / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.weights.h5"
+    keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None,
+                                   input_shape=(299, 299, 3)).save_weights(str(notop))
+    nets = setup_networks(20, inception_weights=str(notop))
+    assert TOP_FILE in nets.skipped["is"] and str(notop) in nets.skipped["is"]
+    assert nets.inception is not None and not nets.inception.include_top

@@ -82,6 +82,25 @@ def test_fid_metric_streams_and_equals_reference_on_the_same_features():
     assert float(fixed.result()) == pytest.approx(ref, rel=1e-4)
 
 
+def test_fid_metrics_fed_features_share_one_real_set():
+    """Several generated sets scored against one real set through `update_features`; each
+    equals the reference, and a metric with other real images is not given the cached root."""
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(60, 12))
+    fakes = [real + rng.normal(0, s, real.shape) for s in (0.1, 0.5, 1.0)]
+    metrics = [FID(dim=12) for _ in fakes]  # no network: never built when fed features
+    for i in range(0, 60, 25):
+        for m, f in zip(metrics, fakes):
+            m.update_features(real[i:i + 25], f[i:i + 25])
+    for m, f in zip(metrics, fakes):
+        assert float(m.result()) == pytest.approx(scipy_reference_fid(real, f), rel=1e-4)
+    other = FID(dim=12)
+    other.update_features(fakes[2], real)
+    assert float(other.result()) == pytest.approx(scipy_reference_fid(fakes[2], real), rel=1e-4)
+    assert float(metrics[0].result()) == pytest.approx(scipy_reference_fid(real, fakes[0]),
+                                                       rel=1e-4)
+
+
 def test_inception_network_from_a_weights_file(tmp_path):
     """keras.applications InceptionV3 built from a local file that the test writes (Keras 3
     writes `.weights.h5`; the downloaded legacy `.h5` files load the same way)."""

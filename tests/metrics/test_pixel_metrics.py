@@ -32,7 +32,9 @@ def test_streaming_metrics_equal_plain_functions_over_batches():
     x, y = _images(1, (7, 24, 20, 3))
     for metric, fn in ((SSIM(255), ssim), (L1(255), l1), (PSNR(255), psnr)):
         for i in range(0, 7, 3):  # uneven batches: 3, 3, 1
-            metric.update_state(x[i:i + 3], y[i:i + 3])
+            per_image = metric.update_state(x[i:i + 3], y[i:i + 3])  # the batch's values
+            np.testing.assert_allclose(np.asarray(per_image),
+                                       fn(x[i:i + 3], y[i:i + 3], 255).numpy(), rtol=1e-6)
         expected = float(np.mean(fn(x, y, 255).numpy()))
         assert float(metric.result()) == pytest.approx(expected, rel=1e-5), metric.name
         metric.reset_state()
@@ -50,3 +52,14 @@ def test_streaming_metric_updates_inside_tf_function():
     expected = (np.sum(ssim(xf, yf, 2.0).numpy()) + 4.0) / 8
     assert float(m.result()) == pytest.approx(expected, rel=1e-5)
     assert SSIM.from_config(m.get_config()).data_range == 2.0
+
+
+def test_each_pixel_metric_stands_on_its_own_and_round_trips_its_config():
+    x, y = _images(3)
+    for cls, fn in ((L1, l1), (PSNR, psnr)):
+        assert not issubclass(cls, SSIM)
+        m = cls(255, name=f"my_{cls.__name__}")
+        clone = cls.from_config(m.get_config())
+        assert (clone.name, clone.data_range) == (m.name, 255.0)
+        clone.update_state(x, y)
+        assert float(clone.result()) == pytest.approx(float(np.mean(fn(x, y, 255))), rel=1e-5)
