@@ -38,6 +38,8 @@ KEYPOINT_NAMES = (
 )
 
 _FEEDS = ("logits", "softmax")
+#: The presets' names, in the order CLIs list them (`ModelConfig.preset`, `resolve_config`).
+PRESETS = ("official", "paper", "tiny")
 
 
 def dataclass_from_dict(cls, d: dict):

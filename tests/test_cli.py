@@ -190,6 +190,38 @@ def test_setup_extras_match_the_extras_table():
             assert m.replace("_", "-") not in base
 
 
+BASE_INSTALL_IMPORTS = """
+import importlib, json, pkgutil, sys
+from pinet_tf.utils.extras import EXTRAS
+blocked = [m for mods in EXTRAS.values() for m in mods if m != "grpc"]  # grpc: TF requires it
+sys.modules.update({m: None for m in blocked})
+import pinet_tf
+failed = {}
+for info in pkgutil.walk_packages(pinet_tf.__path__, "pinet_tf."):
+    try:
+        importlib.import_module(info.name)
+    except ImportError as e:
+        failed[info.name] = str(e)
+print(json.dumps(failed))
+"""
+
+#: Modules that exist for an extra (what `require_extra` guards), allowed to need it.
+EXTRA_MODULES = ("pinet_tf.serving.client", "pinet_tf.serving.server", "pinet_tf.serving.rest",
+                 "pinet_tf.datasets.tfds")
+
+
+def test_base_install_imports_every_module_outside_the_extras():
+    proc = run_python(BASE_INSTALL_IMPORTS)
+    assert proc.returncode == 0, proc.stderr
+    failed = {name: why for name, why in json.loads(proc.stdout).items()
+              if not name.startswith(EXTRA_MODULES)}
+    if failed and all("scipy" in why for why in failed.values()):
+        # metrics/inception_score.py imports scipy (dev extra) at module level; the weights
+        # branch replaces it with NumPy. Delete this clause once that is merged.
+        pytest.xfail(f"scipy on the training path: {sorted(failed)}")
+    assert failed == {}
+
+
 def test_stray_module_of_an_extra_gets_the_sentence(monkeypatch, capsys):
     def verb(args):
         raise ModuleNotFoundError("No module named 'scipy.special'", name="scipy.special")
