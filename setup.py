@@ -15,14 +15,17 @@ setup(
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.10",
-        "tensorflow-datasets>=4.9",
         "numpy",
         "pillow",
         "tqdm",
         "tensorboard",  # tf.summary (training logs); no longer a TensorFlow dependency
     ],
+    # The base install runs every verb but serve, client, int8 export-tflite (utils/extras.py).
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy", "dill", "importlib_resources"],
+        "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy", "dill", "importlib_resources",
+                "tensorflow-datasets>=4.9"],
+        # `import pinet_tf.datasets.tfds` (TFDS builders); no verb needs it.
+        "tfds": ["tensorflow-datasets>=4.9"],
         "serving": ["tensorflow-serving-api==2.21.*", "grpcio"],
         "tflite": ["ai-edge-litert"],
         # PyTorch reference for parity tests and benchmarks; not needed at run time.

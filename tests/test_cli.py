@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from pinet_tf import cli
+from pinet_tf.utils import startup
 from pinet_tf.cli import main, os_error_message
 from pinet_tf.utils import extras
 
@@ -71,7 +72,7 @@ def test_help_of_every_verb_imports_no_tensorflow():
 
 
 def _noise(text):
-    return [line for line in text.splitlines() if cli.STARTUP_NOISE.search(line)]
+    return [line for line in text.splitlines() if startup.STARTUP_NOISE.search(line)]
 
 
 def test_tensorflow_startup_noise_hidden_unless_verbose():
@@ -88,14 +89,14 @@ def test_tensorflow_startup_noise_hidden_unless_verbose():
     verbose = run_python(verb, "--verbose", "summary", "--config", "tiny", env=env)
     assert verbose.returncode == 0, verbose.stderr
     # --verbose shows what TensorFlow prints on this machine (its kinds of lines, ours hidden).
-    kinds = {cli.STARTUP_NOISE.search(line).group(0) for line in _noise(raw.stderr)}
-    assert kinds <= {cli.STARTUP_NOISE.search(line).group(0) for line in _noise(verbose.stderr)}
+    kinds = {startup.STARTUP_NOISE.search(line).group(0) for line in _noise(raw.stderr)}
+    assert kinds <= {startup.STARTUP_NOISE.search(line).group(0) for line in _noise(verbose.stderr)}
 
 
 def test_quiet_start_keeps_every_other_line():
     code = """
 import os, sys
-import pinet_tf.cli as c
+import pinet_tf.utils.startup as c
 with c.filtered_stderr():
     os.write(2, b"I0000 00:00:1.5 1 port.cc:153] oneDNN custom operations are on. You may see\\n")
     os.write(2, b"E0000 00:00:1.5 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL\\n")
@@ -111,6 +112,23 @@ sys.exit("our own error after TensorFlow started")
     assert proc.stderr.splitlines() == [
         "E0000 00:00:1.5 1 something.cc:1] a real C++ error", "a Python warning",
         "our own error after TensorFlow started"]
+
+
+def test_spawned_workers_of_a_quiet_start_are_quiet_too():
+    code = """
+import importlib, multiprocessing, sys
+from pinet_tf.utils import startup
+if __name__ == "__main__":
+    with startup.quiet_start(True):  # what main() does; a worker imports pinet_tf, then TF
+        p = multiprocessing.get_context("spawn").Process(
+            target=importlib.import_module, args=("pinet_tf.models.generators",))
+        p.start()
+        p.join()
+    sys.exit(p.exitcode)
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
 
 
 # -- the extras check (#14.1) ----------------------------------------------------------------
@@ -150,8 +168,8 @@ def test_missing_extra_is_one_line_before_any_work():
     proc = run_python(EXTRA_CASES)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
-    assert r["serve"] == [2, 'pinet-tf serve needs the serving extra: pip install -e ".[serving]"\n',
-                          False]
+    assert r["serve"] == [2, 'pinet-tf serve needs the serving extra: '
+                             'pip install -e ".[serving]"\n', False]
     assert r["client"] == [2, 'pinet-tf client needs the serving extra: '
                               'pip install -e ".[serving]"\n', False]
     assert r["int8"] == [2, 'pinet-tf export-tflite --quantize int8 needs the tflite extra: '
@@ -188,6 +206,38 @@ def test_setup_extras_match_the_extras_table():
     for modules in extras.EXTRAS.values():
         for m in modules:  # no extra's module is also in the base install
             assert m.replace("_", "-") not in base
+
+
+BASE_INSTALL_IMPORTS = """
+import importlib, json, pkgutil, sys
+from pinet_tf.utils.extras import EXTRAS
+blocked = [m for mods in EXTRAS.values() for m in mods if m != "grpc"]  # grpc: TF requires it
+sys.modules.update({m: None for m in blocked})
+import pinet_tf
+failed = {}
+for info in pkgutil.walk_packages(pinet_tf.__path__, "pinet_tf."):
+    try:
+        importlib.import_module(info.name)
+    except ImportError as e:
+        failed[info.name] = str(e)
+print(json.dumps(failed))
+"""
+
+#: Modules that exist for an extra (what `require_extra` guards), allowed to need it.
+EXTRA_MODULES = ("pinet_tf.serving.client", "pinet_tf.serving.server", "pinet_tf.serving.rest",
+                 "pinet_tf.datasets.tfds")
+
+
+def test_base_install_imports_every_module_outside_the_extras():
+    proc = run_python(BASE_INSTALL_IMPORTS)
+    assert proc.returncode == 0, proc.stderr
+    failed = {name: why for name, why in json.loads(proc.stdout).items()
+              if not name.startswith(EXTRA_MODULES)}
+    if failed and all("scipy" in why for why in failed.values()):
+        # metrics/inception_score.py imports scipy (dev extra) at module level; the weights
+        # branch replaces it with NumPy. Delete this clause once that is merged.
+        pytest.xfail(f"scipy on the training path: {sorted(failed)}")
+    assert failed == {}
 
 
 def test_stray_module_of_an_extra_gets_the_sentence(monkeypatch, capsys):

@@ -31,7 +31,9 @@ def summary_command(args) -> int:
 
 
 def register(subparsers) -> None:
+    from pinet_tf.config import PRESETS
+
     p = subparsers.add_parser("summary", help="print the models' parameter counts")
-    p.add_argument("--config", default="official", choices=["official", "paper", "tiny"])
+    p.add_argument("--config", default="official", choices=PRESETS)
     p.add_argument("--verbose", action="store_true", help="also print every layer")
     p.set_defaults(func=summary_command)

@@ -19,6 +19,7 @@ EXTRAS = {
     "serving": ("tensorflow_serving", "grpc"),
     "tflite": ("ai_edge_litert",),
     "torch": ("torch",),
+    "tfds": ("tensorflow_datasets",),
     "dev": ("pytest", "scipy", "skimage"),
 }
 
