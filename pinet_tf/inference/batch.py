@@ -84,24 +84,23 @@ def _run(predictor, reader, pairs, pairs_path, out_dir, fit_mode, grid, batch_si
             cache[name] = reader.example(name, f"{pairs_path}:{line}")
         return cache[name]
 
-    bar = tqdm(total=len(pairs), desc="transfer", unit="pair", disable=not progress)
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
-        jobs, truths = [], []
-        for a, b, line in chunk:
-            src, tgt = example(a, line), example(b, line)
-            target_fit = Fit.make(*tgt.image.shape[:2], h, w, fit_mode)
-            jobs.append((Person(src.image, src.keypoints, src.parsing, a),
-                         target_fit.keypoints(tgt.keypoints),
-                         Fit.make(*src.image.shape[:2], h, w, fit_mode)))
-            truths.append(target_fit.image(tgt.image))
-        for (a, b, _), result, truth in zip(chunk, transfer_many(predictor, jobs), truths):
-            name = output_name(a, b)
-            drawing.save_png_atomic(os.path.join(out_dir, name), result.image)
-            if grid:
-                drawing.save_png_atomic(os.path.join(out_dir, name[:-4] + "_grid.png"),
-                                        transfer_grid(result, ground_truth=truth))
-            written.append(name)
-        bar.update(len(chunk))
-    bar.close()
+    with tqdm(total=len(pairs), desc="transfer", unit="pair", disable=not progress) as bar:
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            jobs, truths = [], []
+            for a, b, line in chunk:
+                src, tgt = example(a, line), example(b, line)
+                target_fit = Fit.make(*tgt.image.shape[:2], h, w, fit_mode)
+                jobs.append((Person(src.image, src.keypoints, src.parsing, a),
+                             target_fit.keypoints(tgt.keypoints),
+                             Fit.make(*src.image.shape[:2], h, w, fit_mode)))
+                truths.append(target_fit.image(tgt.image))
+            for (a, b, _), result, truth in zip(chunk, transfer_many(predictor, jobs), truths):
+                name = output_name(a, b)
+                drawing.save_png_atomic(os.path.join(out_dir, name), result.image)
+                if grid:
+                    drawing.save_png_atomic(os.path.join(out_dir, name[:-4] + "_grid.png"),
+                                            transfer_grid(result, ground_truth=truth))
+                written.append(name)
+            bar.update(len(chunk))
     return written

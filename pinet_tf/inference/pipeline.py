@@ -171,7 +171,7 @@ def transfer_grid(result: TransferResult, ground_truth=None, min_height=256) -> 
              drawing.draw_skeleton(m["target_keypoints"], h, w),
              drawing.colorize_parsing(m["parsing"]),
              m["image"]]
-    titles = ["source", "source pose", "target pose", "parsing", "result"]
+    titles = ["source", "source pose", "target pose", "predicted parsing", "result"]
     if ground_truth is not None:
         cells.append(ground_truth)
         titles.append("ground truth")
