@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from pinet_tf.datasets import schema
 from pinet_tf.utils.atomic import TMP_PREFIX, atomic_dir, write_json
-from pinet_tf.utils.readers import check_dir, read_json
+from pinet_tf.utils.readers import check_dir, check_writable, os_error, read_json
 
 MANIFEST = "manifest.json"
 FORMAT = "pinet-tf-pairs"
@@ -121,6 +121,7 @@ def _check_out(out_dir: str) -> None:
     """`--out` may be new, empty or an earlier records folder (replaced whole); a folder holding
     anything else is refused, so a typo never deletes a user's files."""
     if not os.path.exists(out_dir):
+        check_writable(out_dir, "records directory", folder=True)
         return
     check_dir(out_dir, "records directory (--out)")
     shard = re.compile(r"^[\w.-]+-\d{5}-of-\d{5}\.tfrecord$|^\.[\w.-]+\.tfrecord\.tmp$")
@@ -173,7 +174,16 @@ def convert(data_dir: str, out_dir: str, shards: int | None = None, splits=("tra
     first = readers[splits[0]].pairs[0]
     size = readers[splits[0]].example(first[0], f"{readers[splits[0]].pairs_file}:{first[2]}")
     size = size.parsing.shape
-    _remove_stale_builds(out_dir)
+    try:
+        _remove_stale_builds(out_dir)
+        return _build(data_dir, out_dir, readers, shards, workers, progress, size)
+    except OSError as e:
+        if e.errno is None:  # already a sentence (the readers' errors)
+            raise
+        raise os_error(out_dir, e, "records directory", "write") from None
+
+
+def _build(data_dir, out_dir, readers, shards, workers, progress, size) -> dict:
     total = sum(len(r) for r in readers.values())
     with atomic_dir(out_dir, replace=True) as tmp, \
             tqdm(total=total, desc="make-tfrecords", unit="pair", disable=not progress) as bar:

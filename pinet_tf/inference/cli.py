@@ -13,9 +13,12 @@ def _grid_path(out: str) -> str:
     return stem + "_grid.png"
 
 
-def _check_out(out: str):
+def _check_out(out: str, what: str = "picture"):
+    from pinet_tf.utils.readers import check_writable
+
     if not out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {out!r}")
+    check_writable(out, what)
 
 
 def transfer_command(args) -> int:
@@ -29,6 +32,9 @@ def transfer_command(args) -> int:
             raise ValueError("batch mode needs --data DIR and --out-dir DIR (and optionally "
                              "--pairs CSV)")
         from pinet_tf.inference.batch import prepare_pairs, run_pairs
+        from pinet_tf.utils.readers import check_writable
+
+        check_writable(args.out_dir, "results folder", folder=True)
         prepared = prepare_pairs(args.data, args.pairs, args.split, args.limit,
                                  args.batch_size)
         predictor = load_predictor(args.model, args.config)
@@ -51,6 +57,8 @@ def transfer_command(args) -> int:
         raise ValueError("--target-image-keypoints needs --target-image (the photo they belong "
                          "to, for its size)")
     _check_out(args.out)
+    if args.save_parsing:
+        _check_out(args.save_parsing, "parsing")
 
     # Read and check every input before loading the model: bad files fail fast.
     source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,

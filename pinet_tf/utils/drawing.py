@@ -196,6 +196,12 @@ def save_png_atomic(path, array) -> None:
         raise ValueError(f"{path}: PNG data must be [H,W], [H,W,3] or [H,W,4], got {a.shape}")
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
-    with atomic_path(path, suffix=".png") as tmp:
-        with open(tmp, "wb") as f:
-            Image.fromarray(a).save(f, format="PNG")
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            with open(tmp, "wb") as f:
+                Image.fromarray(a).save(f, format="PNG")
+    except OSError as e:
+        if e.errno is None:
+            raise
+        from pinet_tf.utils.readers import os_error
+        raise os_error(path, e, "picture", "write") from None

@@ -47,14 +47,32 @@ def check_dir(path, what: str) -> str:
     raise FileNotFoundError(f"{what} not found: {path}")
 
 
-def os_error(path, error: OSError, what: str) -> OSError:
-    """An OSError from reading `path` -> the same kind of error with a sentence naming the path."""
+def check_writable(path, what: str, folder: bool = False) -> str:
+    """`path` can be created: its nearest existing ancestor is a folder, and a file to write
+    (`folder` False) is not an existing folder. Checked before any work, so a typo in `--out`
+    fails before the model runs."""
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(f"{path}: cannot write the {what}: {parent} is a file, not a "
+                                 f"folder")
+    if os.path.isdir(path) and not folder:
+        raise IsADirectoryError(f"{path}: cannot write the {what}: is a folder")
+    return path
+
+
+def os_error(path, error: OSError, what: str, action: str = "read") -> OSError:
+    """An OSError from reading (or writing: `action`) `path` -> the same kind of error with a
+    sentence naming the path instead of ``[Errno N] ...``."""
     reason = {FileNotFoundError: "not found", IsADirectoryError: "is a folder, not a file",
               NotADirectoryError: "a part of the path is a file, not a folder",
-              PermissionError: "permission denied"}.get(type(error))
+              PermissionError: "permission denied",
+              FileExistsError: "a file of that name is in the way"}.get(type(error))
     if reason is None:
         reason = error.strerror.lower() if error.strerror else str(error)
-    return type(error)(f"{path}: cannot read the {what}: {reason}")
+    return type(error)(f"{path}: cannot {action} the {what}: {reason}")
 
 
 def read_text(path, what: str) -> str:

@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pinet_tf.cli import main
 from pinet_tf.config import ModelConfig
@@ -154,6 +155,15 @@ def test_make_tfrecords_refuses_bad_data(small_data, tmp_path, capsys, change, m
     assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
 
 
+def test_out_below_a_file_is_a_sentence(small_data, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    out = str(tmp_path / "file" / "records")
+    assert main(["make-tfrecords", "--data", small_data, "--out", out]) == 2
+    err = capsys.readouterr().err
+    line = [ln for ln in err.splitlines() if "error:" in ln][-1]
+    assert f"{out}: cannot write the records directory: " in line and "is a file" in line, line
+
+
 def test_data_dir_that_is_a_file(tmp_path, capsys):
     (tmp_path / "data").write_text("x")
     assert main(["make-tfrecords", "--data", str(tmp_path / "data"), "--out",
@@ -255,3 +265,25 @@ def test_records_path_that_is_a_file(tmp_path):
     (tmp_path / "r").write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file, expected the records directory"):
         make_dataset(str(tmp_path / "r"), "train", TINY, 2, training=False)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda p: bad_files.labels_png(p, (8, 6), 25), "label 25 outside 0..19"),
+    (lambda p: bad_files.truncated_png(p, np.zeros((64, 64), np.uint8) + 3), "cannot read"),
+    (lambda p: Image.fromarray(np.full((8, 6, 3), (9, 8, 7), np.uint8)).save(p),
+     "is a colour picture"),
+])
+def test_convert_parsing_writes_nothing_when_a_map_fails(tmp_path, capsys, bad, message):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    (out / "old.png").write_bytes(b"keep")
+    bad_files.labels_png(src / "a.png", (8, 6), 5)
+    bad(src / "b.png")
+    assert main(["convert-parsing", "--labels", "cihp", "--input", str(src),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    line = [ln for ln in err.splitlines() if "error:" in ln][-1]
+    assert str(src / "b.png") in line and message in line and "Traceback" not in err, line
+    assert os.listdir(out) == ["old.png"] and (out / "old.png").read_bytes() == b"keep"
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []

@@ -142,6 +142,17 @@ def test_texture_refuses_bad_input(files, tiny_weights, capsys, flag, make, mess
     assert not os.path.exists(os.path.dirname(out))
 
 
+def test_out_below_a_file_is_a_sentence(files, tiny_weights, capsys):
+    (files["dir"] / "file").write_text("x")
+    out = str(files["dir"] / "file" / "result.png")
+    s, t = files["source"], files["target"]
+    assert main(["transfer", "--model", tiny_weights, "--source", s["image"],
+                 "--source-keypoints", s["keypoints"], "--source-parsing", s["parsing"],
+                 "--target-keypoints", t["keypoints"], "--out", out]) == 2
+    line = _one_error_line(capsys.readouterr().err, "transfer")
+    assert f"{out}: cannot write the picture: " in line and "is a file, not a folder" in line, line
+
+
 def test_texture_unknown_region(files, tiny_weights, capsys):
     s, t = files["source"], files["target"]
     assert main(["texture", "--model", tiny_weights, "--source", s["image"],
