@@ -6,9 +6,12 @@ from __future__ import annotations
 def synth(args) -> int:
     from pinet_tf.datasets import synthetic
 
+    from tqdm import tqdm
+
     size = synthetic.parse_size(args.size)
-    counts = synthetic.write_dataset(args.out, args.identities, args.poses_per_identity, size,
-                                     args.seed, args.test_fraction)
+    with tqdm(total=args.identities * args.poses_per_identity, desc="synth", unit="image") as bar:
+        counts = synthetic.write_dataset(args.out, args.identities, args.poses_per_identity, size,
+                                         args.seed, args.test_fraction, progress=bar.update)
     for split, c in counts.items():
         print(f"{split}: {c['identities']} identities, {c['images']} images, {c['pairs']} pairs")
     print(f"wrote {args.out} ({size[0]}x{size[1]}, seed {args.seed})")
@@ -19,7 +22,7 @@ def make_tfrecords(args) -> int:
     from pinet_tf.datasets import tfrecords
 
     manifest = tfrecords.convert(args.data, args.out, shards=args.shards,
-                                 workers=args.workers)
+                                 workers=args.workers, progress=True)
     for split, info in manifest["splits"].items():
         print(f"{split}: {info['pairs']} pairs in {len(info['shards'])} shard(s)")
     print(f"wrote {args.out} ({manifest['image_height']}x{manifest['image_width']})")
@@ -29,7 +32,7 @@ def make_tfrecords(args) -> int:
 def convert_parsing(args) -> int:
     from pinet_tf.datasets import parsing_labels
 
-    n = parsing_labels.convert_directory(args.input, args.out, args.labels)
+    n = parsing_labels.convert_directory(args.input, args.out, args.labels, progress=True)
     print(f"converted {n} {args.labels.upper()} label map(s) to the 12 classes in {args.out}")
     return 0
 
@@ -48,7 +51,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("make-tfrecords",
                               help="convert a data set in the authors' layout to pair TFRecords")
     p.add_argument("--data", required=True, help="directory in the authors' (PATN) layout")
-    p.add_argument("--out", required=True, help="records directory to write")
+    p.add_argument("--out", required=True,
+                   help="records directory to write; an earlier records directory there is "
+                        "replaced whole once the new one is complete (a folder holding other "
+                        "files is refused)")
     p.add_argument("--shards", type=int, default=None,
                    help="shards per split (default: one per 2000 pairs)")
     p.add_argument("--workers", type=int, default=1,

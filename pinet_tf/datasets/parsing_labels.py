@@ -45,8 +45,11 @@ import os
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from pinet_tf.config import CLASS_NAMES
+from pinet_tf.utils.atomic import atomic_files
+from pinet_tf.utils.readers import check_dir, read_label_map
 
 _C = {name: i for i, name in enumerate(CLASS_NAMES)}
 
@@ -86,20 +89,23 @@ def convert_labels(labels: np.ndarray, label_set: str, where: str = "input") -> 
     return MAPPINGS[label_set][labels.astype(np.int64)]
 
 
-def convert_directory(src: str, out: str, label_set: str) -> int:
-    """Convert every label PNG in `src` into `out` (same names). Returns the number converted."""
-    if not os.path.isdir(src):
-        raise FileNotFoundError(f"input directory not found: {src}")
+def convert_directory(src: str, out: str, label_set: str, progress: bool = False) -> int:
+    """Convert every label PNG in `src` into `out` (same names). Returns the number converted.
+    Nothing reaches `out` unless every map converts."""
+    check_dir(src, "input directory")
+    if label_set not in MAPPINGS:
+        raise ValueError(f"--labels must be one of {sorted(MAPPINGS)}, got {label_set!r}")
     names = sorted(n for n in os.listdir(src) if n.lower().endswith(".png"))
     if not names:
         raise ValueError(f"{src}: no .png label maps found")
-    os.makedirs(out, exist_ok=True)
-    for name in names:
-        path = os.path.join(src, name)
-        with Image.open(path) as im:
-            if im.mode not in ("L", "P", "I", "I;16"):
-                raise ValueError(f"{path}: expected a single-channel label PNG (parser label "
-                                 f"output, not the colour visualisation), got mode {im.mode!r}")
-            labels = np.asarray(im)
-        Image.fromarray(convert_labels(labels, label_set, path)).save(os.path.join(out, name))
+    if os.path.abspath(src) == os.path.abspath(out):
+        raise ValueError(f"--out {out} is the input directory: write the 12-class maps elsewhere")
+    if os.path.exists(out):
+        check_dir(out, "output directory (--out)")
+    with atomic_files(out) as staging:  # a bad map leaves nothing in `out`
+        for name in tqdm(names, desc="convert-parsing", unit="map", disable=not progress):
+            path = os.path.join(src, name)
+            labels = read_label_map(path, "label map")  # one-channel ids (not a colour picture)
+            Image.fromarray(convert_labels(labels, label_set, path)).save(
+                os.path.join(staging, name))
     return len(names)

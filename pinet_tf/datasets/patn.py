@@ -18,18 +18,20 @@ Every error names the file (and the CSV line) and what was expected.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
-from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS
+from pinet_tf.config import NUM_CLASSES
+from pinet_tf.utils.atomic import atomic_file
+from pinet_tf.utils.drawing import PARSING_PALETTE
+from pinet_tf.utils.keypoint_files import ANNOTATION_HEADER, Annotation  # noqa: F401 (re-export)
+from pinet_tf.utils.keypoint_files import read_annotations as _read_annotations
+from pinet_tf.utils.readers import check_dir, check_file, read_image, read_label_map, read_text
 
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-ANNOTATION_HEADER = "name:keypoints_y:keypoints_x"
 PAIRS_HEADER = "from,to"
 CROP_FROM, CROP_TO = 40, 216  # 256x256 -> 256x176
 
@@ -54,7 +56,7 @@ def _fmt(values) -> str:
 
 def write_annotations(path: str, rows) -> None:
     """rows: iterable of (name, int keypoints [18, 2] (y, x), -1 missing)."""
-    with open(path, "w") as f:
+    with atomic_file(path, "w") as f:
         f.write(ANNOTATION_HEADER + "\n")
         for name, kp in rows:
             kp = np.asarray(kp)
@@ -62,66 +64,26 @@ def write_annotations(path: str, rows) -> None:
 
 
 def write_pairs(path: str, pairs) -> None:
-    with open(path, "w") as f:
+    with atomic_file(path, "w") as f:
         f.write(PAIRS_HEADER + "\n")
         for a, b in pairs:
             f.write(f"{a},{b}\n")
 
 
-# -- CSV reading ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Annotation:
-    keypoints: np.ndarray  # float32 [18, 2] (y, x), -1 missing
-    file: str
-    line: int
-
-
-def _check_file(path: str, what: str) -> None:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-
+# -- CSV reading (the annotation CSV's reader is the one of every keypoint file) ----------------
 
 def read_annotations(path: str) -> dict:
-    """name -> Annotation. Malformed rows raise ValueError naming file and line."""
-    _check_file(path, "annotation CSV")
-    out = {}
-    with open(path) as f:
-        lines = f.read().splitlines()
-    if not lines or lines[0].replace(" ", "") != ANNOTATION_HEADER:
-        got = lines[0] if lines else "an empty file"
-        raise ValueError(f"{path}:1: expected header {ANNOTATION_HEADER!r}, got {got!r}")
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        parts = line.split(":")
-        try:
-            if len(parts) != 3:
-                raise ValueError(f"expected 3 ':'-separated fields, got {len(parts)}")
-            name = parts[0].strip()
-            ys, xs = json.loads(parts[1]), json.loads(parts[2])
-            if not (isinstance(ys, list) and isinstance(xs, list)):
-                raise ValueError("keypoints must be bracketed lists")
-            if len(ys) != NUM_KEYPOINTS or len(xs) != NUM_KEYPOINTS:
-                raise ValueError(f"expected {NUM_KEYPOINTS} y and {NUM_KEYPOINTS} x values, "
-                                 f"got {len(ys)} and {len(xs)}")
-            kp = np.stack([np.asarray(ys, np.float32), np.asarray(xs, np.float32)], axis=1)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}:{number}: malformed annotation row ({e}): {line[:120]!r}") \
-                from None
-        if not name:
-            raise ValueError(f"{path}:{number}: malformed annotation row (empty name)")
-        out[name] = Annotation(kp, path, number)
-    return out
+    """name -> Annotation (`utils.keypoint_files.read_annotations`): a malformed row, a non-finite
+    number or a name annotated twice with different keypoints raises ValueError naming file and
+    line(s)."""
+    return _read_annotations(path)
 
 
 def read_pairs(path: str) -> list:
     """List of (from name, to name, line number)."""
-    _check_file(path, "pairs CSV")
-    with open(path) as f:
-        lines = f.read().splitlines()
-    if not lines or lines[0].replace(" ", "") != PAIRS_HEADER:
-        got = lines[0] if lines else "an empty file"
+    lines = [line.rstrip("\r") for line in read_text(path, "pairs CSV").split("\n")]
+    if not lines[0].strip() or lines[0].replace(" ", "") != PAIRS_HEADER:
+        got = lines[0] if lines[0].strip() else "an empty first line"
         raise ValueError(f"{path}:1: expected header {PAIRS_HEADER!r}, got {got!r}")
     pairs = []
     for number, line in enumerate(lines[1:], start=2):
@@ -146,19 +108,13 @@ def crop_if_original(array: np.ndarray) -> np.ndarray:
 
 def load_image(path: str) -> np.ndarray:
     """uint8 [H, W, 3] after the crop rule."""
-    _check_file(path, "image")
-    with Image.open(path) as im:
-        return crop_if_original(np.asarray(im.convert("RGB")))
+    return crop_if_original(read_image(path, "image"))
 
 
 def load_parsing(path: str) -> np.ndarray:
-    """uint8 [H, W] labels 0..11 after the crop rule; a label > 11 raises naming the file."""
-    _check_file(path, "parsing map")
-    with Image.open(path) as im:
-        if im.mode not in ("L", "P", "I", "I;16"):
-            raise ValueError(f"{path}: parsing map must be a single-channel label PNG, got mode "
-                             f"{im.mode!r}")
-        labels = np.asarray(im)
+    """uint8 [H, W] labels 0..11 after the crop rule (`utils.readers.read_label_map`'s policy on
+    image modes); a label > 11 raises naming the file."""
+    labels = read_label_map(path, "parsing map", palette=PARSING_PALETTE)
     top = int(labels.max()) if labels.size else 0
     if top >= NUM_CLASSES or labels.min() < 0:
         raise ValueError(f"{path}: label {top} > {NUM_CLASSES - 1} (expected the 12 classes; "
@@ -192,8 +148,7 @@ class PatnReader:
     def __init__(self, root: str, split: str):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if not os.path.isdir(root):
-            raise FileNotFoundError(f"data directory not found: {root}")
+        check_dir(root, "data directory")
         self.root, self.split = root, split
         self.annotations = read_annotations(os.path.join(root, annotation_csv(split)))
         self.pairs_file = os.path.join(root, pairs_csv(split))
@@ -209,10 +164,14 @@ class PatnReader:
                              f"{os.path.join(self.root, annotation_csv(self.split))}")
         ann = self.annotations[name]
         image_path = find_image(self.root, self.split, name)
+        if os.path.isdir(image_path):
+            raise IsADirectoryError(f"{image_path}: is a folder, expected an image{where}")
         if not os.path.isfile(image_path):
             raise FileNotFoundError(f"missing image {image_path}{where}")
         parsing_path = os.path.join(self.root, parsing_dir(self.split),
                                     os.path.splitext(name)[0] + ".png")
+        if os.path.isdir(parsing_path):
+            raise IsADirectoryError(f"{parsing_path}: is a folder, expected a parsing map{where}")
         if not os.path.isfile(parsing_path):
             raise FileNotFoundError(f"missing parsing map {parsing_path}{where}")
         image = load_image(image_path)

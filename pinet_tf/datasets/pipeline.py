@@ -25,47 +25,33 @@ so it is off by default.
 Corruption: by default (``verify="auto"``) the manifest's sizes and sha256 are checked before
 reading (sizes only above 2 GiB per split) and a bad shard raises `CorruptShardError` naming it.
 A corruption that only a checksum finds, in a split read with sizes only, surfaces as TensorFlow's
-``DataLossError`` while iterating, which does not name the shard: use ``verify="checksum"``. With ``skip_corrupt=True`` the good records of a bad shard are
+``DataLossError`` while iterating, which names no file: iterate inside
+``naming_corrupt_shards(path, split)`` to get a `CorruptShardError` naming the shard and record. With ``skip_corrupt=True`` the good records of a bad shard are
 salvaged (record checksums) and the bad ones skipped and counted (``stats["corrupt_records"]``,
 plus a warning).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import re
 
 import tensorflow as tf
 
 from pinet_tf.models import encoding
-from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS
-from pinet_tf.datasets import tfrecords
+from pinet_tf.config import NUM_CLASSES
+from pinet_tf.datasets import schema, tfrecords
 
 log = logging.getLogger(__name__)
-ROLES = ("source", "target")
-
-_SPEC = {}
-for _role in ROLES:
-    _SPEC[f"{_role}_image"] = tf.io.FixedLenFeature([], tf.string)
-    _SPEC[f"{_role}_parsing"] = tf.io.FixedLenFeature([], tf.string)
-    _SPEC[f"{_role}_keypoints"] = tf.io.FixedLenFeature([NUM_KEYPOINTS * 2], tf.float32)
-    _SPEC[f"{_role}_name"] = tf.io.FixedLenFeature([], tf.string)
-
+ROLES = schema.ROLES
 
 def decode_record(serialized, record_size):
-    """Serialized pair -> dict of uint8 images [H,W,3], uint8 parsing [H,W], keypoints [18,2]."""
-    h, w = record_size
-    ex = tf.io.parse_single_example(serialized, _SPEC)
-    out = {}
-    for role in ROLES:
-        image = tf.io.decode_png(ex[f"{role}_image"], channels=3)
-        parsing = tf.io.decode_png(ex[f"{role}_parsing"], channels=1)[..., 0]
-        out[f"{role}_image"] = tf.ensure_shape(image, [h, w, 3])
-        out[f"{role}_parsing"] = tf.ensure_shape(parsing, [h, w])
-        out[f"{role}_keypoints"] = tf.reshape(ex[f"{role}_keypoints"], [NUM_KEYPOINTS, 2])
-        out[f"{role}_name"] = ex[f"{role}_name"]
-    return out
+    """Serialized pair -> dict of uint8 images [H,W,3], uint8 parsing [H,W], keypoints [18,2]
+    (`schema.decode`)."""
+    return schema.decode(serialized, record_size)
 
 
 def resize_pair(ex, record_size, size):
@@ -122,6 +108,43 @@ def _salvaged(path, shard, stats):
     stats.setdefault("corrupt_shards", []).append(shard["file"])
     log.warning("skipping %d corrupt record(s) of %d in %s", bad, shard["records"], file)
     return good
+
+
+def find_corrupt_record(path: str, split: str | None = None):
+    """The first shard (of `split`, or of every split) that TensorFlow cannot read whole, as a
+    `CorruptShardError` naming the shard and the record, or None when every shard reads."""
+    manifest = tfrecords.read_manifest(path, verify="none")
+    for name, info in manifest["splits"].items():
+        if split is not None and name != split:
+            continue
+        for shard in info["shards"]:
+            file = os.path.join(path, shard["file"])
+            count = 0
+            try:
+                for _ in tf.data.TFRecordDataset(file):
+                    count += 1
+            except tf.errors.DataLossError as e:
+                at = re.search(r"corrupted record at (\d+)", e.message or "")
+                where = f" (byte {at.group(1)})" if at else ""
+                return tfrecords.CorruptShardError(
+                    f"{file}: record {count} of {shard['records']} is corrupt{where}: its "
+                    f"checksum fails, which verify='size' does not check; regenerate with "
+                    f"`pinet-tf make-tfrecords`, or read with verify='checksum' and "
+                    f"skip_corrupt=True to skip it")
+    return None
+
+
+@contextlib.contextmanager
+def naming_corrupt_shards(path: str, split: str | None = None):
+    """Around code that iterates `make_dataset(path, split, ...)`: TensorFlow's DataLossError
+    (which names no file) becomes a `CorruptShardError` naming the shard and the record."""
+    try:
+        yield
+    except tf.errors.DataLossError as e:
+        named = find_corrupt_record(path, split)
+        if named is None:
+            raise
+        raise named from e
 
 
 def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,

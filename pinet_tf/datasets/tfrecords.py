@@ -7,28 +7,34 @@ Layout of a records directory:
     OUT/manifest.json                       written last (format, image size, per split: pairs,
                                             per shard: file, records, bytes, sha256)
 
-Record features: ``source_image`` / ``target_image`` (PNG bytes, RGB), ``source_parsing`` /
-``target_parsing`` (PNG bytes, 8-bit labels 0..11), ``source_keypoints`` / ``target_keypoints``
-(36 floats, (y, x) pairs in COCO-18 order, -1 missing), ``source_name`` / ``target_name``.
+Record features: the pair schema of `pinet_tf.datasets.schema` (images and parsing as PNG bytes,
+keypoints as 36 floats, names).
 
-Crash safety: an existing manifest is deleted before anything else is written; each shard is
-written under a temporary name (``.NAME.tmp``) and renamed when closed; the manifest is written
-(also via a temporary name) only after every shard is in place. So an interrupted run never leaves
-a directory that looks complete, and `read_manifest` refuses a directory without one or whose
-shards differ from what it lists.
+Crash safety: the whole folder is built in a temporary sibling (``.tmp-OUT-xxxxxxxx``) and renamed
+over OUT only when every shard and the manifest are written (`pinet_tf.utils.atomic.atomic_dir`),
+so an earlier complete records folder stays readable until the new one replaces it whole, and a
+failed or killed run leaves OUT as it was (the next run deletes a killed run's temporary sibling).
+`read_manifest` refuses a directory without a manifest, a manifest missing a field, or shards that
+differ from what it lists.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import os
+import re
+import shutil
 import struct
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
+
+from pinet_tf.datasets import schema
+from pinet_tf.utils.atomic import TMP_PREFIX, atomic_dir, write_json
+from pinet_tf.utils.readers import check_dir, check_writable, os_error, read_json
 
 MANIFEST = "manifest.json"
 FORMAT = "pinet-tf-pairs"
@@ -51,16 +57,6 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _feature_bytes(value: bytes):
-    import tensorflow as tf
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _feature_floats(values):
-    import tensorflow as tf
-    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
-
-
 def serialize_pair(src, tgt, encoded: dict) -> bytes:
     """src/tgt: `patn.Example`; `encoded` caches PNG bytes by name (pairs share images)."""
     import tensorflow as tf
@@ -72,29 +68,17 @@ def serialize_pair(src, tgt, encoded: dict) -> bytes:
             encoded[ex.name] = (_png(ex.image), _png(ex.parsing))
         return encoded[ex.name]
 
-    feats = {}
-    for role, ex in (("source", src), ("target", tgt)):
-        image_png, parsing_png = png_of(ex)
-        feats[f"{role}_image"] = _feature_bytes(image_png)
-        feats[f"{role}_parsing"] = _feature_bytes(parsing_png)
-        feats[f"{role}_keypoints"] = _feature_floats(np.asarray(ex.keypoints).reshape(-1))
-        feats[f"{role}_name"] = _feature_bytes(ex.name.encode())
-    example = tf.train.Example(features=tf.train.Features(feature=feats))
+    values = {}
+    for role, ex in zip(schema.ROLES, (src, tgt)):
+        values[f"{role}_image"], values[f"{role}_parsing"] = png_of(ex)
+        values[f"{role}_keypoints"] = ex.keypoints
+        values[f"{role}_name"] = ex.name
+    example = tf.train.Example(features=tf.train.Features(feature=schema.to_features(values)))
     return example.SerializeToString(deterministic=True)  # sorted map keys: same bytes per run
 
 
 def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def _write_json_atomic(path: str, data: dict) -> None:
-    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 _READERS = {}  # per process: (root, split) -> PatnReader (CSV parsed once per worker)
@@ -109,15 +93,16 @@ def _reader(data_dir: str, split: str):
     return _READERS[key]
 
 
-def _write_shard(data_dir, out_dir, split, index, count, start, stop, size) -> dict:
-    """Write pairs [start, stop) of `split` as shard `index`: temporary name, then rename."""
+def _write_shard(data_dir, out_dir, split, index, count, start, stop, size,
+                 progress=None) -> dict:
+    """Write pairs [start, stop) of `split` as shard `index` into `out_dir` (a folder nobody
+    reads until `convert` renames it into place)."""
     import tensorflow as tf
 
     name = shard_name(split, index, count)
     final = os.path.join(out_dir, name)
-    tmp = os.path.join(out_dir, "." + name + ".tmp")
     encoded = {}
-    with tf.io.TFRecordWriter(tmp) as writer:
+    with tf.io.TFRecordWriter(final) as writer:
         for src, tgt in _reader(data_dir, split).iter_pairs(start, stop):
             for ex in (src, tgt):
                 if ex.parsing.shape != size:
@@ -126,22 +111,61 @@ def _write_shard(data_dir, out_dir, split, index, count, start, stop, size) -> d
                         f"the data set's first image is {size[0]}x{size[1]}: all images must "
                         f"share one size")
             writer.write(serialize_pair(src, tgt, encoded))
-    os.replace(tmp, final)
+            if progress is not None:
+                progress(1)
     return {"file": name, "records": stop - start, "bytes": os.path.getsize(final),
             "sha256": _sha256(final)}
 
 
+def _check_out(out_dir: str) -> None:
+    """`--out` may be new, empty or an earlier records folder (replaced whole); a folder holding
+    anything else is refused, so a typo never deletes a user's files."""
+    if not os.path.exists(out_dir):
+        check_writable(out_dir, "records directory", folder=True)
+        return
+    check_dir(out_dir, "records directory (--out)")
+    shard = re.compile(r"^[\w.-]+-\d{5}-of-\d{5}\.tfrecord$|^\.[\w.-]+\.tfrecord\.tmp$")
+    other = sorted(f for f in os.listdir(out_dir) if f != MANIFEST and not shard.match(f))
+    if other:
+        raise ValueError(f"{out_dir}: holds files that are not pair records ({', '.join(other[:3])}"
+                         f"{', ...' if len(other) > 3 else ''}); make-tfrecords replaces a records "
+                         f"folder whole: choose a new or empty --out")
+
+
+def _remove_stale_builds(out_dir: str) -> None:
+    """Temporary siblings of `out_dir` left by a killed conversion (kill -9 skips clean-up). An
+    old records folder moved aside just before a kill is put back when `out_dir` is missing."""
+    parent, base = os.path.split(os.path.abspath(out_dir))
+    pattern = re.compile(r"^" + re.escape(TMP_PREFIX) + r"(old-)?" + re.escape(base)
+                         + r"-[a-z0-9_]{8}$")
+    for name in sorted(os.listdir(parent)) if os.path.isdir(parent) else []:
+        m = pattern.match(name)
+        if not m:
+            continue
+        path = os.path.join(parent, name)
+        if m.group(1) and not os.path.exists(out_dir) and \
+                os.path.isfile(os.path.join(path, MANIFEST)):
+            os.rename(path, out_dir)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def convert(data_dir: str, out_dir: str, shards: int | None = None, splits=("train", "test"),
-            workers: int = 1) -> dict:
+            workers: int = 1, progress: bool = False) -> dict:
     """Authors' layout (DeepFashion or synthetic) -> pair TFRecords + manifest. Returns manifest.
 
-    `workers` > 1 writes shards in that many processes (spawned: each imports TensorFlow once);
-    the shards are byte-identical to a one-process run.
+    The records are built in a temporary sibling of `out_dir` and renamed into place only when
+    complete (`utils.atomic.atomic_dir`), so an existing records folder stays readable until the
+    new one replaces it whole, whatever happens (an error, Ctrl-C, kill -9), and a run with
+    another shard count leaves no stale shard. `workers` > 1 writes shards in that many processes
+    (spawned: each imports TensorFlow once); the shards are byte-identical to a one-process run.
+    `progress`: a bar of converted pairs on stderr.
     """
     if shards is not None and shards < 1:
         raise ValueError(f"--shards must be >= 1, got {shards}")
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
+    _check_out(out_dir)
     _READERS.clear()  # re-read the CSVs on every conversion
     readers = {split: _reader(data_dir, split) for split in splits}  # CSV errors come first
     for reader in readers.values():
@@ -150,33 +174,46 @@ def convert(data_dir: str, out_dir: str, shards: int | None = None, splits=("tra
     first = readers[splits[0]].pairs[0]
     size = readers[splits[0]].example(first[0], f"{readers[splits[0]].pairs_file}:{first[2]}")
     size = size.parsing.shape
-    os.makedirs(out_dir, exist_ok=True)
-    manifest_path = os.path.join(out_dir, MANIFEST)
-    if os.path.exists(manifest_path):
-        os.remove(manifest_path)  # from here on the directory is visibly incomplete
-    jobs = []
-    for split, reader in readers.items():
-        n = len(reader)
-        count = min(shards or max(1, math.ceil(n / DEFAULT_PAIRS_PER_SHARD)), n)
-        bounds = [round(i * n / count) for i in range(count + 1)]
-        jobs += [(data_dir, out_dir, split, i, count, bounds[i], bounds[i + 1], size)
-                 for i in range(count)]
-    if workers == 1 or len(jobs) == 1:
-        entries = [_write_shard(*job) for job in jobs]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    try:
+        _remove_stale_builds(out_dir)
+        return _build(data_dir, out_dir, readers, shards, workers, progress, size)
+    except OSError as e:
+        if e.errno is None:  # already a sentence (the readers' errors)
+            raise
+        raise os_error(out_dir, e, "records directory", "write") from None
 
-        ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
-            entries = list(pool.map(_write_shard, *zip(*jobs)))
-    manifest = {"format": FORMAT, "version": VERSION, "source": os.path.abspath(data_dir),
-                "image_height": int(size[0]), "image_width": int(size[1]), "splits": {}}
-    for job, entry in zip(jobs, entries):
-        split = job[2]
-        info = manifest["splits"].setdefault(split, {"pairs": len(readers[split]), "shards": []})
-        info["shards"].append(entry)
-    _write_json_atomic(manifest_path, manifest)
+
+def _build(data_dir, out_dir, readers, shards, workers, progress, size) -> dict:
+    total = sum(len(r) for r in readers.values())
+    with atomic_dir(out_dir, replace=True) as tmp, \
+            tqdm(total=total, desc="make-tfrecords", unit="pair", disable=not progress) as bar:
+        jobs = []
+        for split, reader in readers.items():
+            n = len(reader)
+            count = min(shards or max(1, math.ceil(n / DEFAULT_PAIRS_PER_SHARD)), n)
+            bounds = [round(i * n / count) for i in range(count + 1)]
+            jobs += [(data_dir, tmp, split, i, count, bounds[i], bounds[i + 1], size)
+                     for i in range(count)]
+        if workers == 1 or len(jobs) == 1:
+            entries = [_write_shard(*job, progress=bar.update) for job in jobs]
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+                entries = []
+                for entry in pool.map(_write_shard, *zip(*jobs)):
+                    entries.append(entry)
+                    bar.update(entry["records"])
+        manifest = {"format": FORMAT, "version": VERSION, "source": os.path.abspath(data_dir),
+                    "image_height": int(size[0]), "image_width": int(size[1]), "splits": {}}
+        for job, entry in zip(jobs, entries):
+            split = job[2]
+            info = manifest["splits"].setdefault(split, {"pairs": len(readers[split]),
+                                                         "shards": []})
+            info["shards"].append(entry)
+        write_json(os.path.join(tmp, MANIFEST), manifest)
     return manifest
 
 
@@ -198,8 +235,7 @@ def read_manifest(path: str, verify: str = "auto", splits=None) -> dict:
     """
     if verify not in ("auto", "checksum", "size", "none"):
         raise ValueError(f"verify must be 'auto', 'checksum', 'size' or 'none', got {verify!r}")
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"records directory not found: {path}")
+    check_dir(path, "records directory")
     mpath = os.path.join(path, MANIFEST)
     if not os.path.isfile(mpath):
         leftovers = sorted(f for f in os.listdir(path) if f.endswith(".tmp"))
@@ -207,14 +243,14 @@ def read_manifest(path: str, verify: str = "auto", splits=None) -> dict:
         raise FileNotFoundError(
             f"{mpath} not found: this records directory is incomplete (make-tfrecords was "
             f"interrupted or never run){hint}; run `pinet-tf make-tfrecords` again")
-    try:
-        with open(mpath) as f:
-            manifest = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{mpath}: not valid JSON ({e})") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+    manifest = read_json(mpath, "records manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or manifest.get("version") != VERSION:
+        got = manifest if not isinstance(manifest, dict) else manifest.get("format")
         raise ValueError(f"{mpath}: expected format {FORMAT!r} version {VERSION}, got "
-                         f"{manifest.get('format')!r} version {manifest.get('version')!r}")
+                         f"{str(got)[:60]!r}" + (f" version {manifest.get('version')!r}"
+                                                 if isinstance(manifest, dict) else ""))
+    _check_schema(manifest, mpath)
     corrupt = []
     if verify == "auto":
         total = sum(sh["bytes"] for split, info in manifest["splits"].items()
@@ -235,6 +271,39 @@ def read_manifest(path: str, verify: str = "auto", splits=None) -> dict:
                 corrupt.append(shard["file"])
     manifest["corrupt"] = corrupt
     return manifest
+
+
+def _check_schema(manifest: dict, mpath: str) -> None:
+    """Every field the readers use is there with the right type: one error naming the field."""
+    def need(ok, where, what):
+        if not ok:
+            raise ValueError(f"{mpath}: {where} must be {what}; the manifest is damaged or not "
+                             f"written by make-tfrecords (run it again)")
+
+    for key in ("image_height", "image_width"):
+        value = manifest.get(key)
+        need(type(value) is int and value > 0, repr(key), "a positive integer")
+    need(isinstance(manifest.get("splits"), dict) and manifest["splits"], "'splits'",
+         "an object of splits")
+    for split, info in manifest["splits"].items():
+        where = f"splits[{split!r}]"
+        need(isinstance(info, dict), where, "an object")
+        need(type(info.get("pairs")) is int and info["pairs"] >= 0, f"{where}['pairs']",
+             "a count")
+        need(isinstance(info.get("shards"), list) and info["shards"], f"{where}['shards']",
+             "a list of shards")
+        for i, shard in enumerate(info["shards"]):
+            at = f"{where}['shards'][{i}]"
+            need(isinstance(shard, dict), at, "an object")
+            file = shard.get("file")
+            need(isinstance(file, str) and file and os.path.basename(file) == file
+                 and not file.startswith("."), f"{at}['file']", "a shard file name")
+            for key in ("records", "bytes"):
+                need(type(shard.get(key)) is int and shard[key] >= 0, f"{at}[{key!r}]",
+                     "a count")
+            need(isinstance(shard.get("sha256"), str), f"{at}['sha256']", "a hex digest")
+        need(sum(sh["records"] for sh in info["shards"]) == info["pairs"], f"{where}['pairs']",
+             "the sum of its shards' records")
 
 
 def check_manifest(path: str, manifest: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from pinet_tf.utils import drawing
+from pinet_tf.utils.atomic import atomic_files
 from pinet_tf.inference.frame import Fit
 from pinet_tf.inference.pipeline import Person, transfer_grid, transfer_many
 
@@ -60,12 +61,20 @@ def prepare_pairs(data_dir: str, pairs_csv: str | None = None, split: str = "tes
 def run_pairs(predictor, prepared, out_dir: str, fit_mode: str = "pad", grid: bool = False,
               batch_size: int = 8, progress: bool = True) -> list:
     """Pose transfer for every (from, to) row of `prepare_pairs`'s result. Returns the written
-    result paths."""
-    from tqdm import tqdm
-
+    result paths. Results are staged beside `out_dir` and moved in only when every pair has
+    run, so a failure leaves `out_dir` as it was."""
     reader, pairs, pairs_path = prepared
     h, w = predictor.image_size
-    os.makedirs(out_dir, exist_ok=True)
+    with atomic_files(out_dir) as staging:  # a failure on pair N leaves nothing in out_dir
+        names = _run(predictor, reader, pairs, pairs_path, staging, fit_mode, grid, batch_size,
+                     progress, h, w)
+    return [os.path.join(out_dir, name) for name in names]
+
+
+def _run(predictor, reader, pairs, pairs_path, out_dir, fit_mode, grid, batch_size, progress,
+         h, w) -> list:
+    from tqdm import tqdm
+
     written, cache = [], {}
 
     def example(name, line):
@@ -75,24 +84,23 @@ def run_pairs(predictor, prepared, out_dir: str, fit_mode: str = "pad", grid: bo
             cache[name] = reader.example(name, f"{pairs_path}:{line}")
         return cache[name]
 
-    bar = tqdm(total=len(pairs), desc="transfer", unit="pair", disable=not progress)
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
-        jobs, truths = [], []
-        for a, b, line in chunk:
-            src, tgt = example(a, line), example(b, line)
-            target_fit = Fit.make(*tgt.image.shape[:2], h, w, fit_mode)
-            jobs.append((Person(src.image, src.keypoints, src.parsing, a),
-                         target_fit.keypoints(tgt.keypoints),
-                         Fit.make(*src.image.shape[:2], h, w, fit_mode)))
-            truths.append(target_fit.image(tgt.image))
-        for (a, b, _), result, truth in zip(chunk, transfer_many(predictor, jobs), truths):
-            path = os.path.join(out_dir, output_name(a, b))
-            drawing.save_png_atomic(path, result.image)
-            if grid:
-                drawing.save_png_atomic(path[:-4] + "_grid.png",
-                                        transfer_grid(result, ground_truth=truth))
-            written.append(path)
-        bar.update(len(chunk))
-    bar.close()
+    with tqdm(total=len(pairs), desc="transfer", unit="pair", disable=not progress) as bar:
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            jobs, truths = [], []
+            for a, b, line in chunk:
+                src, tgt = example(a, line), example(b, line)
+                target_fit = Fit.make(*tgt.image.shape[:2], h, w, fit_mode)
+                jobs.append((Person(src.image, src.keypoints, src.parsing, a),
+                             target_fit.keypoints(tgt.keypoints),
+                             Fit.make(*src.image.shape[:2], h, w, fit_mode)))
+                truths.append(target_fit.image(tgt.image))
+            for (a, b, _), result, truth in zip(chunk, transfer_many(predictor, jobs), truths):
+                name = output_name(a, b)
+                drawing.save_png_atomic(os.path.join(out_dir, name), result.image)
+                if grid:
+                    drawing.save_png_atomic(os.path.join(out_dir, name[:-4] + "_grid.png"),
+                                            transfer_grid(result, ground_truth=truth))
+                written.append(name)
+            bar.update(len(chunk))
     return written

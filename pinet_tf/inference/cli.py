@@ -13,9 +13,12 @@ def _grid_path(out: str) -> str:
     return stem + "_grid.png"
 
 
-def _check_out(out: str):
+def _check_out(out: str, what: str = "picture"):
+    from pinet_tf.utils.readers import check_writable
+
     if not out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {out!r}")
+    check_writable(out, what)
 
 
 def transfer_command(args) -> int:
@@ -29,6 +32,9 @@ def transfer_command(args) -> int:
             raise ValueError("batch mode needs --data DIR and --out-dir DIR (and optionally "
                              "--pairs CSV)")
         from pinet_tf.inference.batch import prepare_pairs, run_pairs
+        from pinet_tf.utils.readers import check_writable
+
+        check_writable(args.out_dir, "results folder", folder=True)
         prepared = prepare_pairs(args.data, args.pairs, args.split, args.limit,
                                  args.batch_size)
         predictor = load_predictor(args.model, args.config)
@@ -51,20 +57,25 @@ def transfer_command(args) -> int:
         raise ValueError("--target-image-keypoints needs --target-image (the photo they belong "
                          "to, for its size)")
     _check_out(args.out)
+    if args.save_parsing:
+        _check_out(args.save_parsing, "parsing")
 
     # Read and check every input before loading the model: bad files fail fast.
     source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
                                   min_confidence=args.min_confidence,
-                                  parsing_labels=args.parsing_labels)
+                                  parsing_labels=args.parsing_labels, person=args.person)
     target_photo = None
     if args.target_keypoints:
         target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
-                                                args.source, args.min_confidence)
+                                                args.source, args.min_confidence,
+                                                args.target_person, "--target-person")
         if args.target_image:  # only a picture of the expected result, for the grid
             target_photo = pipeline.load_person(args.target_image)
     else:
         target_photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
-                                            min_confidence=args.min_confidence)
+                                            min_confidence=args.min_confidence,
+                                            person=args.target_person,
+                                            choose_with="--target-person")
         target_kp = target_photo.keypoints
 
     predictor = load_predictor(args.model, args.config)
@@ -101,7 +112,7 @@ def texture_command(args) -> int:
     region_ids = pipeline.parse_regions(args.regions)
     source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
                                   min_confidence=args.min_confidence,
-                                  parsing_labels=args.parsing_labels)
+                                  parsing_labels=args.parsing_labels, person=args.person)
     condition = pipeline.load_person(args.condition, None, args.condition_parsing,
                                      parsing_labels=args.parsing_labels)
     predictor = load_predictor(args.model, args.config)
@@ -130,12 +141,16 @@ def _common(p):
     p.add_argument("--parsing-labels", default="pinet", choices=PARSING_LABEL_SETS,
                    help="label ids in the parsing PNGs: the 12 PINet classes, or CIHP / LIP "
                         "(20 labels, mapped)")
+    p.add_argument("--person", type=int, default=None, metavar="N",
+                   help="which person of a keypoint file holding several (OpenPose 'people', "
+                        "COCO entries) is the source; default: the first, with a warning")
     p.add_argument("--grid", action="store_true",
                    help="also write OUT_grid.png: the inputs, skeletons, parsing and result")
 
 
 def register(subparsers) -> None:
-    keypoint_help = ("OpenPose JSON, COCO-17 JSON, or PATN annotation CSV as FILE.csv#IMAGE_NAME")
+    keypoint_help = ("OpenPose JSON, COCO-17 JSON, a JSON list (or .npy) of 18 [y, x] pairs, or "
+                     "the authors' annotation CSV as FILE.csv#IMAGE_NAME")
     p = subparsers.add_parser(
         "transfer", help="pose transfer on your own photo (or a batch of pairs)",
         description="Render the source person in a target pose. Single photo: --source, "
@@ -147,6 +162,8 @@ def register(subparsers) -> None:
     p.add_argument("--source-parsing", help="parsing label PNG, same size as --source")
     p.add_argument("--target-keypoints", help="target pose in the source photo's frame; "
                                               + keypoint_help)
+    p.add_argument("--target-person", type=int, default=None, metavar="N",
+                   help="which person of a target keypoint file holding several")
     p.add_argument("--target-image-keypoints",
                    help="target pose taken from another photo (--target-image)")
     p.add_argument("--target-image", help="the photo --target-image-keypoints belong to; shown "

@@ -34,13 +34,15 @@ class Person:
         return self.image.shape[:2]
 
 
-def load_keypoints_for(spec, image_shape, image_path, min_confidence=DEFAULT_MIN_CONFIDENCE):
-    """Read keypoints meant for a photo of `image_shape` and check they fit it.
+def load_keypoints_for(spec, image_shape, image_path, min_confidence=DEFAULT_MIN_CONFIDENCE,
+                       person=None, choose_with="--person"):
+    """Read keypoints meant for a photo of `image_shape` and check they fit it (`person`: which
+    person of a file holding several, chosen with the flag `choose_with`).
 
     The PATN CSV is in the authors' 256x176 crop (`datasets.patn`'s crop rule): for one of their
     uncropped 256x256 photos the x coordinates are shifted back by the crop's 40 pixels.
     """
-    kp = read_keypoints(spec, min_confidence)
+    kp = read_keypoints(spec, min_confidence, person=person, choose_with=choose_with)
     spec_path = os.fspath(spec).split("#", 1)[0]
     if spec_path.lower().endswith(".csv") and tuple(image_shape[:2]) == (256, 256):
         present = (kp >= 0).all(axis=-1)
@@ -51,12 +53,13 @@ def load_keypoints_for(spec, image_shape, image_path, min_confidence=DEFAULT_MIN
 
 
 def load_person(image_path, keypoints=None, parsing=None, *,
-                min_confidence=DEFAULT_MIN_CONFIDENCE, parsing_labels="pinet") -> Person:
+                min_confidence=DEFAULT_MIN_CONFIDENCE, parsing_labels="pinet", person=None,
+                choose_with="--person") -> Person:
     """Read and check a photo, its keypoint file and its parsing PNG (each optional but the
     photo)."""
     image = read_image(image_path)
     kp = None if keypoints is None else load_keypoints_for(
-        keypoints, image.shape, image_path, min_confidence)
+        keypoints, image.shape, image_path, min_confidence, person, choose_with)
     labels = None if parsing is None else read_parsing(
         parsing, parsing_labels, size=image.shape[:2], image_path=image_path)
     return Person(image, kp, labels, os.fspath(image_path))
@@ -168,7 +171,7 @@ def transfer_grid(result: TransferResult, ground_truth=None, min_height=256) -> 
              drawing.draw_skeleton(m["target_keypoints"], h, w),
              drawing.colorize_parsing(m["parsing"]),
              m["image"]]
-    titles = ["source", "source pose", "target pose", "parsing", "result"]
+    titles = ["source", "source pose", "target pose", "predicted parsing", "result"]
     if ground_truth is not None:
         cells.append(ground_truth)
         titles.append("ground truth")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -42,41 +41,19 @@ def serve(args) -> int:
     return 0
 
 
-def read_keypoints(path: str):
-    """18 (y, x) pairs from JSON (a list, or {"keypoints": list}) or .npy; -1 = missing."""
+def _read_parsing(path: str):
+    """The shared label-map reader (`utils.readers.read_label_map`), classes 0..11."""
     import numpy as np
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"keypoints file not found: {path}")
-    if path.endswith(".npy"):
-        kp = np.load(path)
-    else:
-        with open(path) as f:
-            try:
-                data = json.load(f)
-            except ValueError as e:
-                raise ValueError(f"{path}: not JSON ({e}); expected 18 [y, x] pairs") from e
-        kp = np.asarray(data["keypoints"] if isinstance(data, dict) else data, np.float64)
-    kp = np.asarray(kp, np.float32)
-    if kp.shape != (18, 2):
-        raise ValueError(f"{path}: keypoints have shape {kp.shape}, expected (18, 2) "
-                         f"(y, x) pairs in COCO-18 order")
-    return kp
+    from pinet_tf.config import NUM_CLASSES
+    from pinet_tf.utils.drawing import PARSING_PALETTE
+    from pinet_tf.utils.readers import read_label_map
 
-
-def _read_png(path: str, mode: str, what: str):
-    import numpy as np
-    from PIL import Image
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    with Image.open(path) as im:
-        if mode == "RGB":
-            return np.asarray(im.convert("RGB"), np.uint8)
-        if im.mode not in ("L", "P"):
-            raise ValueError(f"{path}: parsing must be a single-channel label PNG (mode L or P), "
-                             f"got mode {im.mode}")
-        return np.asarray(im, np.uint8)
+    labels = read_label_map(path, "source parsing", palette=PARSING_PALETTE)
+    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise ValueError(f"{path}: label {labels.max()} is not a parsing class "
+                         f"(0..{NUM_CLASSES - 1})")
+    return labels.astype(np.uint8)
 
 
 def client(args) -> int:
@@ -89,8 +66,11 @@ def client(args) -> int:
 
     if not args.out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {args.out!r}")
-    image = _read_png(args.source, "RGB", "source image")
-    parsing = _read_png(args.source_parsing, "L", "source parsing")
+    from pinet_tf.utils.keypoint_files import read_keypoints
+    from pinet_tf.utils.readers import read_image
+
+    image = read_image(args.source, "source image")
+    parsing = _read_parsing(args.source_parsing)
     source_kp, target_kp = read_keypoints(args.source_keypoints), \
         read_keypoints(args.target_keypoints)
     import grpc

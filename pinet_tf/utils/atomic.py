@@ -153,3 +153,24 @@ def remove_stale(folder, older_than_seconds: float = 0.0) -> list:
         except FileNotFoundError:
             continue
     return removed
+
+
+@contextlib.contextmanager
+def atomic_files(folder):
+    """Yield a temporary folder beside `folder`; on success move each file written there into
+    `folder` (one atomic rename each, replacing same-named files); on any error nothing reaches
+    `folder` and the temporary one is removed. For a batch of outputs written into a folder that
+    may already hold other files (results, converted label maps)."""
+    folder = os.fspath(folder).rstrip(os.sep)
+    tmp = tempfile.mkdtemp(prefix=TMP_PREFIX + os.path.basename(folder) + "-",
+                           dir=_parent(folder))
+    try:
+        yield tmp
+        os.makedirs(folder, exist_ok=True)
+        for name in sorted(os.listdir(tmp)):
+            _fsync_path(os.path.join(tmp, name))
+            os.chmod(os.path.join(tmp, name), 0o644)
+            os.replace(os.path.join(tmp, name), os.path.join(folder, name))
+        _fsync_path(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -6,13 +6,11 @@ tests all draw the same pictures without importing a model.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 from PIL import Image, ImageDraw
 
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES
+from pinet_tf.utils.atomic import atomic_path
 
 #: One fixed RGB colour per parsing class, in `CLASS_NAMES` order (background is black so that a
 #: parsing picture reads like a silhouette).
@@ -127,21 +125,43 @@ def _as_rgb(img) -> np.ndarray:
     return a
 
 
-def image_grid(rows, pad: int = 2, fill: int = 255, titles=None) -> np.ndarray:
+def _wrap(draw, text: str, width: int) -> list:
+    """Words of `text` in lines at most `width` pixels wide (a longer word gets its own line)."""
+    lines = []
+    for word in str(text).split():
+        if lines and draw.textlength(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def image_grid(rows, pad: int = 2, fill: int = 255, titles=None, legend: bool = False
+               ) -> np.ndarray:
     """Rows of uint8 images -> one uint8 picture, cells separated by `pad` pixels of `fill`.
 
     Cells may differ in size: each is placed top-left in a slot as tall as its row's tallest
-    cell and as wide as its column's widest cell. `titles`: optional column titles, written in
-    a strip above the first row.
+    cell and as wide as its column's widest cell. `titles`: column labels, written in a strip
+    above the first row and wrapped to their column's width (so narrow cells stay readable).
+    `legend`: add the parsing classes' colour legend (`parsing_legend`) as a last column, for
+    pictures holding a colourised parsing.
     """
     rows = [[_as_rgb(c) for c in row] for row in rows]
     if not rows or not any(rows):
         raise ValueError("image_grid needs at least one image")
+    if legend:
+        total = sum(max(c.shape[0] for c in r) if r else 0 for r in rows) + pad * (len(rows) - 1)
+        rows[0] = rows[0] + [parsing_legend(max(total, 12 * len(CLASS_NAMES)))]
+        if titles is not None:
+            titles = list(titles) + [""] * (len(rows[0]) - 1 - len(titles)) + ["classes"]
     ncols = max(len(r) for r in rows)
     heights = [max(c.shape[0] for c in r) if r else 0 for r in rows]
+    if legend:  # the legend spans every row: the first row keeps only its cells' height
+        heights[0] = max(c.shape[0] for c in rows[0][:-1]) if len(rows[0]) > 1 else heights[0]
     widths = [max((r[j].shape[1] for r in rows if j < len(r)), default=0) for j in range(ncols)]
-    out = np.full((sum(heights) + pad * (len(rows) + 1),
-                   sum(widths) + pad * (ncols + 1), 3), fill, dtype=np.uint8)
+    height = max(sum(heights) + pad * (len(rows) + 1),
+                 rows[0][-1].shape[0] + 2 * pad if legend else 0)
+    out = np.full((height, sum(widths) + pad * (ncols + 1), 3), fill, dtype=np.uint8)
     y = pad
     for r, h in zip(rows, heights):
         x = pad
@@ -152,19 +172,23 @@ def image_grid(rows, pad: int = 2, fill: int = 255, titles=None) -> np.ndarray:
             x += widths[j] + pad
         y += h + pad
     if titles:
-        strip = Image.new("RGB", (out.shape[1], 14), (fill,) * 3)
+        probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        wrapped = [_wrap(probe, t, max(widths[j], 8)) for j, t in enumerate(list(titles)[:ncols])]
+        lines = max((len(w) for w in wrapped), default=1)
+        strip = Image.new("RGB", (out.shape[1], 11 * lines + 3), (fill,) * 3)
         draw = ImageDraw.Draw(strip)
         x = pad
-        for j, title in enumerate(list(titles)[:ncols]):
-            draw.text((x, 1), str(title), fill=(0, 0, 0))
+        for j, title_lines in enumerate(wrapped):
+            for k, line in enumerate(title_lines):
+                draw.text((x, 1 + 11 * k), line, fill=(0, 0, 0))
             x += widths[j] + pad
         out = np.concatenate([np.asarray(strip, np.uint8), out], axis=0)
     return out
 
 
 def save_png_atomic(path, array) -> None:
-    """Write a PNG via a temporary file in the same folder and a rename, so a crash or a bad
-    array never leaves a half-written picture at `path`."""
+    """Write a PNG through `pinet_tf.utils.atomic` (temporary sibling, fsync, rename), so a
+    crash or a bad array never leaves a half-written picture at `path`."""
     a = np.asarray(array)
     if a.dtype != np.uint8:
         raise ValueError(f"{path}: PNG data must be uint8, got {a.dtype}")
@@ -172,16 +196,12 @@ def save_png_atomic(path, array) -> None:
         raise ValueError(f"{path}: PNG data must be [H,W], [H,W,3] or [H,W,4], got {a.shape}")
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(a).save(f, format="PNG")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a picture should be readable like any file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with atomic_path(path, suffix=".png") as tmp:
+            with open(tmp, "wb") as f:
+                Image.fromarray(a).save(f, format="PNG")
+    except OSError as e:
+        if e.errno is None:
+            raise
+        from pinet_tf.utils.readers import os_error
+        raise os_error(path, e, "picture", "write") from None

@@ -48,26 +48,72 @@ main(["make-tfrecords", "--data", sys.argv[1], "--out", sys.argv[2]])
 """
 
 
-def test_interrupted_conversion_leaves_no_manifest_and_is_detected(tiny_synthetic_data,
-                                                                    tiny_records, tmp_path):
+def _tree(folder):
+    return {f: open(os.path.join(folder, f), "rb").read() for f in sorted(os.listdir(folder))}
+
+
+def _siblings(folder):
+    return sorted(f for f in os.listdir(os.path.dirname(folder)) if f.startswith(".tmp-"))
+
+
+def test_killed_conversion_keeps_the_old_records_readable(tiny_synthetic_data, tiny_records,
+                                                          tmp_path):
     out = str(tmp_path / "records")
-    shutil.copytree(tiny_records, out)  # a previous complete run: its manifest must go first
+    shutil.copytree(tiny_records, out)  # a previous complete run
+    before = _tree(out)
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     child = subprocess.Popen([sys.executable, "-c", _CHILD, tiny_synthetic_data, out], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert child.stdout.readline().strip() == "wrote"
-        os.kill(child.pid, signal.SIGKILL)
+        os.kill(child.pid, signal.SIGKILL)   # mid-shard: no clean-up runs
     finally:
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
-    assert not os.path.exists(os.path.join(out, tfrecords.MANIFEST))
-    assert any(f.endswith(".tmp") for f in os.listdir(out))
-    with pytest.raises(FileNotFoundError, match="incomplete .*interrupted.*unfinished files"):
-        make_dataset(out, "train", TINY, 2, training=True)
-    # running it again completes the directory
-    tfrecords.convert(tiny_synthetic_data, out, shards=2)
+    assert _tree(out) == before              # the old set is untouched, byte for byte ...
+    tfrecords.check_manifest(out, tfrecords.read_manifest(out, verify="checksum"))
     assert len(list(make_dataset(out, "test", TINY, 6, training=False))) == TINY_TEST_PAIRS // 6
+    assert len(_siblings(out)) == 1          # ... and the half build is a hidden sibling
+    # The next run (another shard count) replaces the set whole: no stale shard, no sibling.
+    tfrecords.convert(tiny_synthetic_data, out, shards=3)
+    assert sorted(os.listdir(out)) == [tfrecords.MANIFEST] + [
+        tfrecords.shard_name(s, i, 3) for s in ("test", "train") for i in range(3)]
+    assert _siblings(out) == []
+    assert len(list(make_dataset(out, "test", TINY, 6, training=False))) == TINY_TEST_PAIRS // 6
+
+
+def test_failed_conversion_keeps_the_old_records_and_leaves_no_tmp(tiny_synthetic_data,
+                                                                   tiny_records, tmp_path):
+    out = str(tmp_path / "records")
+    shutil.copytree(tiny_records, out)
+    before = _tree(out)
+    data = str(tmp_path / "data")
+    shutil.copytree(tiny_synthetic_data, data)
+    names = sorted(os.listdir(os.path.join(data, "test")))
+    with open(os.path.join(data, "test", names[-1]), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n truncated")      # an image the last shard needs
+    with pytest.raises(ValueError, match=rf"{names[-1]}: cannot read image"):
+        tfrecords.convert(data, out, shards=2)
+    assert _tree(out) == before and _siblings(out) == []
+
+
+def test_out_holding_other_files_is_refused(tiny_synthetic_data, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"mine: holds files that are not pair records "
+                                         r"\(notes.txt\)"):
+        tfrecords.convert(tiny_synthetic_data, str(out))
+    assert (out / "notes.txt").read_text() == "keep me"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file, expected the records directory"):
+        tfrecords.convert(tiny_synthetic_data, str(tmp_path / "file"))
+
+
+def test_folder_without_manifest_is_incomplete(tmp_path):
+    (tmp_path / ".train-00000-of-00001.tfrecord.tmp").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="incomplete .*interrupted.*unfinished files"):
+        make_dataset(str(tmp_path), "train", TINY, 2, training=True)
 
 
 def _corrupt_copy(tiny_records, tmp_path):

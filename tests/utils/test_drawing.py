@@ -158,3 +158,18 @@ def test_image_grid_titles_add_a_strip_above_the_cells():
     assert titled.shape == (plain.shape[0] + 14, plain.shape[1], 3)
     np.testing.assert_array_equal(titled[14:], plain)
     assert (titled[:14] < 128).any()          # some dark text pixels
+
+
+def test_image_grid_wraps_titles_to_narrow_columns_and_adds_a_legend():
+    a = np.zeros((20, 44, 3), np.uint8)
+    grid = drawing.image_grid([[a, a], [a, a]], pad=2, titles=["predicted parsing", "source"])
+    plain = drawing.image_grid([[a, a], [a, a]], pad=2)
+    assert grid.shape[0] == plain.shape[0] + 25      # two title lines: "predicted" / "parsing"
+    strip = grid[:25]
+    first, second = strip[:, 2:46], strip[:, 48:92]
+    assert (first[14:] < 128).any() and not (second[14:] < 128).any()  # only column 1 wraps
+    with_legend = drawing.image_grid([[a, a], [a, a]], pad=2, legend=True)
+    legend = drawing.parsing_legend(12 * 12)
+    assert with_legend.shape[1] == plain.shape[1] + legend.shape[1] + 2
+    np.testing.assert_array_equal(with_legend[2:2 + legend.shape[0], -legend.shape[1] - 2:-2],
+                                  legend)
