@@ -170,6 +170,9 @@ def decode_tensor_protos(protos, specs: dict, signature: str, max_batch: int) ->
 
 def _json_shape(name: str, value, rank: int) -> list:
     """The shape a nested JSON list declares along its first elements (at most rank deep)."""
+    if not isinstance(value, list):
+        raise invalid(f"input {name!r} must be a nested list of numbers, got "
+                      f"{type(value).__name__}")
     shape, node = [], value
     while isinstance(node, list):
         if len(shape) == rank:
@@ -178,10 +181,6 @@ def _json_shape(name: str, value, rank: int) -> list:
         if not node:
             break
         node = node[0]
-    if not shape or (len(shape) < rank and shape[-1] != 0):
-        kind = type(node).__name__ if not shape else "numbers"
-        raise invalid(f"input {name!r} must be a {rank}-deep nested list of numbers, got "
-                      f"{kind if not shape else f'{len(shape)} levels of lists'}")
     return shape
 
 
