@@ -33,19 +33,14 @@ def calibrated_random_generator(cfg, seed=0):
 
     from pinet_tf.export.tflite import synthetic_inputs
     from pinet_tf.models import build_generator
-    from pinet_tf.models.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
+    from pinet_tf.models.transfer import pose_inputs
 
     keras.utils.set_random_seed(seed)
     generator = build_generator(cfg)
     items = synthetic_inputs(cfg, 4, seed + 100)
     x = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
-    h, w = cfg.image_size
-    inputs = {"source_image": image_to_float(x["source_image"]),
-              "source_parsing_onehot": parsing_to_onehot(x["source_parsing"]),
-              "source_heatmaps": keypoints_to_heatmaps(x["source_keypoints"], h, w,
-                                                       cfg.heatmap_sigma),
-              "target_heatmaps": keypoints_to_heatmaps(x["target_keypoints"], h, w,
-                                                       cfg.heatmap_sigma)}
+    inputs = pose_inputs(cfg, x["source_image"], x["source_parsing"], x["source_keypoints"],
+                         x["target_keypoints"])
     bns = [l for l in generator._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
     for layer in bns:
         layer.momentum = 0.0

@@ -8,6 +8,8 @@ def export(args) -> int:
 
     if (args.run is None) == (args.weights is None):
         raise ValueError("pass exactly one of --run RUN_DIR or --weights FILE")
+    if args.version is not None and args.version < 1:
+        raise ValueError(f"--version must be >= 1, got {args.version}")
     path = export_from_source(args.run or args.weights, args.out, args.config, args.version)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
     print(f"exported {path} ({size / 1e6:.1f} MB); serve it with: pinet-tf serve "
@@ -16,9 +18,11 @@ def export(args) -> int:
 
 
 def export_tflite(args) -> int:
-    from pinet_tf.utils.extras import require_extra
+    if args.calibration_samples < 1:
+        raise ValueError(f"--calibration-samples must be >= 1, got {args.calibration_samples}")
     if args.quantize == "int8":  # calibration runs the float model in the LiteRT interpreter
-        require_extra("export-tflite --quantize int8", "tflite", "ai_edge_litert")
+        from pinet_tf.utils.extras import require_extra
+        require_extra("export-tflite --quantize int8", "tflite", "ai_edge_litert.interpreter")
     from pinet_tf.export.tflite import convert_to_file
 
     size = convert_to_file(args.saved_model, args.out, args.quantize,

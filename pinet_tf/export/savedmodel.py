@@ -2,9 +2,11 @@
 
     BASE/<version>/saved_model.pb, variables/, config.json, assets/INPUTS.txt
 
-Signatures take what a client has (uint8 images, uint8 label maps, (y, x) keypoints) and run the
-same `pinet_tf.models.encoding` conversions the data pipeline uses, so a served model sees exactly what
-it saw in training:
+Signatures take what a client has (uint8 images, uint8 label maps, (y, x) keypoints) and run
+`pinet_tf.models.transfer.pose_transfer` / `pinet_tf.models.texture.texture_transfer`, the same
+`pinet_tf.models.encoding` conversions the data pipeline uses, so a served model sees exactly what
+it saw in training. Their inputs and in-graph checks come from one table,
+`pinet_tf.export.signatures.SIGNATURE_INPUTS` (the server's checks read it too):
 
 * `serving_default` = `pose_transfer`: source_image uint8 [B,H,W,3], source_parsing uint8 [B,H,W],
   source_keypoints / target_keypoints float32 [B,18,2] -> image uint8 [B,H,W,3],
@@ -24,59 +26,45 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 
 import tensorflow as tf
 
-from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, NUM_CLASSES, NUM_KEYPOINTS, ModelConfig
-from pinet_tf.models.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
-    parsing_to_onehot
+from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, ModelConfig
+from pinet_tf.export.signatures import (DEFAULT_SIGNATURE, POSE_TRANSFER, SIGNATURE_INPUTS,
+                                        TEXTURE_TRANSFER, input_specs)
+from pinet_tf.models.texture import texture_transfer
+from pinet_tf.models.transfer import pose_transfer
+from pinet_tf.utils.atomic import atomic_dir, remove_stale
 
 CONFIG_FILE = "config.json"
 INPUTS_NOTE = os.path.join("assets", "INPUTS.txt")
-POSE_TRANSFER = "pose_transfer"
-TEXTURE_TRANSFER = "texture_transfer"
-DEFAULT_SIGNATURE = "serving_default"
+#: A temporary export folder older than this is a killed export's and is removed by the next one.
+STALE_EXPORT_SECONDS = 3600.0
 _VERSION_RE = re.compile(r"^[0-9]+$")
 
-
-def input_specs(cfg: ModelConfig) -> dict:
-    """Signature name -> {input name: tf.TensorSpec} (batch dimension free)."""
-    h, w = cfg.image_size
-    image = tf.TensorSpec([None, h, w, 3], tf.uint8)
-    parsing = tf.TensorSpec([None, h, w], tf.uint8)
-    keypoints = tf.TensorSpec([None, NUM_KEYPOINTS, 2], tf.float32)
-    pose = {"source_image": image, "source_parsing": parsing, "source_keypoints": keypoints,
-            "target_keypoints": keypoints}
-    texture = {"source_image": image, "source_parsing": parsing, "source_keypoints": keypoints,
-               "condition_image": image, "condition_parsing": parsing,
-               "regions": tf.TensorSpec([None, NUM_CLASSES], tf.uint8)}
-    return {POSE_TRANSFER: pose, TEXTURE_TRANSFER: texture}
+__all__ = ["DEFAULT_SIGNATURE", "POSE_TRANSFER", "TEXTURE_TRANSFER", "ServingModule",
+           "export_saved_model", "input_specs", "latest_version_dir", "list_versions",
+           "load_export_config", "next_version"]
 
 
-def _named(specs: dict) -> dict:
-    return {k: tf.TensorSpec(s.shape, s.dtype, name=k) for k, s in specs.items()}
-
-
-def _check_parsing(parsing, name):
-    return tf.debugging.assert_less(
-        parsing, tf.constant(NUM_CLASSES, tf.uint8),
-        message=f"{name}: parsing labels must be 0..{NUM_CLASSES - 1}")
-
-
-def _check_keypoints(keypoints, name):
-    return tf.debugging.assert_all_finite(
-        keypoints, message=f"{name}: keypoints must be finite (use -1 for a missing one)")
-
-
-def _same_batch(tensors: dict):
-    """Every input must have the batch size of the first (Keras would broadcast or fail late)."""
-    names = list(tensors)
-    first = tf.shape(tensors[names[0]])[0]
-    return [tf.debugging.assert_equal(
-        tf.shape(tensors[n])[0], first,
+def graph_checks(signature: str, inputs: dict) -> list:
+    """In-graph asserts of `SIGNATURE_INPUTS` (same batch size, ranges, finiteness)."""
+    names = list(inputs)
+    first = tf.shape(inputs[names[0]])[0]
+    checks = [tf.debugging.assert_equal(  # Keras would broadcast or fail late
+        tf.shape(inputs[n])[0], first,
         message=f"input {n!r} has a different batch size than {names[0]!r}") for n in names[1:]]
+    for spec in SIGNATURE_INPUTS[signature]:
+        value, message = inputs[spec.name], f"{spec.name}: {spec.rule}"
+        if spec.low is not None:
+            checks.append(tf.debugging.assert_greater_equal(
+                value, tf.constant(spec.low, value.dtype), message=message))
+        if spec.high is not None:
+            checks.append(tf.debugging.assert_less_equal(
+                value, tf.constant(spec.high, value.dtype), message=message))
+        if spec.finite:
+            checks.append(tf.debugging.assert_all_finite(value, message=message))
+    return checks
 
 
 class ServingModule(tf.Module):
@@ -94,40 +82,22 @@ class ServingModule(tf.Module):
         # Traced once each, and saved only as signatures (not also as tracked methods).
         self._concrete = (lambda c: (lambda: c))({
             POSE_TRANSFER: tf.function(self._pose_transfer).get_concrete_function(
-                _named(specs[POSE_TRANSFER])),
+                specs[POSE_TRANSFER]),
             TEXTURE_TRANSFER: tf.function(self._texture_transfer).get_concrete_function(
-                _named(specs[TEXTURE_TRANSFER])),
+                specs[TEXTURE_TRANSFER]),
         })
 
-    def _checks(self, inputs):
-        if not self._validate:
-            return []
-        checks = _same_batch(inputs)
-        for name, value in inputs.items():
-            if name.endswith("_parsing"):
-                checks.append(_check_parsing(value, name))
-            elif name.endswith("_keypoints"):
-                checks.append(_check_keypoints(value, name))
-        return checks
+    def _checks(self, signature, inputs):
+        return graph_checks(signature, inputs) if self._validate else []
 
     def _pose_transfer(self, inputs):
-        cfg, generator = self._cfg, self._get_generator()
-        h, w = cfg.image_size
-        with tf.control_dependencies(self._checks(inputs)):
-            out = generator({
-                "source_image": image_to_float(inputs["source_image"]),
-                "source_parsing_onehot": parsing_to_onehot(inputs["source_parsing"]),
-                "source_heatmaps": keypoints_to_heatmaps(inputs["source_keypoints"], h, w,
-                                                         cfg.heatmap_sigma),
-                "target_heatmaps": keypoints_to_heatmaps(inputs["target_keypoints"], h, w,
-                                                         cfg.heatmap_sigma),
-            }, training=False)
-        parsing = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
-        return {"image": float_to_uint8(out["image"]), "parsing": parsing}
+        with tf.control_dependencies(self._checks(POSE_TRANSFER, inputs)):
+            return pose_transfer(self._get_generator(), self._cfg, inputs["source_image"],
+                                 inputs["source_parsing"], inputs["source_keypoints"],
+                                 inputs["target_keypoints"])
 
     def _texture_transfer(self, inputs):
-        from pinet_tf.models.texture import texture_transfer
-        with tf.control_dependencies(self._checks(inputs)):
+        with tf.control_dependencies(self._checks(TEXTURE_TRANSFER, inputs)):
             image = texture_transfer(
                 self._get_generator(), self._cfg, inputs["source_image"],
                 inputs["source_parsing"], inputs["source_keypoints"], inputs["condition_image"],
@@ -191,41 +161,47 @@ def next_version(base: str) -> int:
     return max(taken, default=0) + 1
 
 
-def export_saved_model(generator, cfg: ModelConfig, base: str, version: int | None = None,
-                       validate: bool = True) -> str:
-    """Write `base/<version>/` atomically and return its path.
-
-    The SavedModel is written into a hidden temporary folder inside `base` (same file system)
-    and renamed when complete, so a polling server never sees half a model. `version` defaults
-    to the next free integer; an existing version is refused rather than overwritten.
-    """
-    os.makedirs(base, exist_ok=True)
-    version = next_version(base) if version is None else int(version)
-    if version < 1:
+def export_target(base: str, version: int | None = None) -> str:
+    """`base/<version>` to export to (the next free version by default); a version < 1, an
+    existing version or a `base` that is a file are refused."""
+    if version is not None and int(version) < 1:
         raise ValueError(f"version must be a positive integer, got {version}")
+    if os.path.exists(base) and not os.path.isdir(base):
+        raise ValueError(f"export base path {base} is a file, not a folder")
+    version = next_version(base) if version is None else int(version)
     final = os.path.join(base, str(version))
     if os.path.exists(final):
         raise ValueError(f"version {version} already exists in {base}; pass another --version "
                          f"or omit it to use the next free one ({next_version(base)})")
+    return final
+
+
+def export_saved_model(generator, cfg: ModelConfig, base: str, version: int | None = None,
+                       validate: bool = True) -> str:
+    """Write `base/<version>/` atomically and return its path.
+
+    The SavedModel is written into a hidden temporary sibling (`pinet_tf.utils.atomic.atomic_dir`)
+    and renamed when complete, so a polling server never sees half a model; temporary folders
+    that killed exports left (older than `STALE_EXPORT_SECONDS`) are removed first. `version`
+    defaults to the next free integer; an existing version is refused rather than overwritten.
+    Bad arguments are refused before anything is written (`base` is not even created).
+    """
+    final = export_target(base, version)
     module = ServingModule(generator, cfg, validate=validate)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base)
-    try:
+    remove_stale(base, older_than_seconds=STALE_EXPORT_SECONDS)
+    with atomic_dir(final) as tmp:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         cfg.save(os.path.join(tmp, CONFIG_FILE))
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         with open(os.path.join(tmp, INPUTS_NOTE), "w") as f:
             f.write(inputs_note(cfg))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; a server may run as another user
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
 def export_from_source(source: str, base: str, config=None, version: int | None = None) -> str:
     """`pinet-tf export`: load a RUN_DIR or weights file, then `export_saved_model`."""
     from pinet_tf.models.io import load_generator
+    export_target(base, version)  # refused before the weights are read
     generator, cfg = load_generator(source, config)
     return export_saved_model(generator, cfg, base, version)
 

@@ -128,6 +128,8 @@ def convert(saved_model_dir: str, quantize: str = "none", calibration_samples: i
 
     if quantize not in QUANTIZE_MODES:
         raise ValueError(f"--quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
+    if int(calibration_samples) < 1:
+        raise ValueError(f"--calibration-samples must be >= 1, got {calibration_samples}")
     if not os.path.exists(os.path.join(saved_model_dir, "saved_model.pb")):
         raise FileNotFoundError(f"no saved_model.pb in {saved_model_dir}")
     cfg = load_export_config(saved_model_dir)
@@ -164,12 +166,11 @@ def convert(saved_model_dir: str, quantize: str = "none", calibration_samples: i
 
 def convert_to_file(saved_model_dir: str, out: str, quantize: str = "none", **kwargs) -> int:
     """Convert and write `out` atomically; returns the file size."""
+    from pinet_tf.utils.atomic import atomic_file
+
     blob = convert(saved_model_dir, quantize, **kwargs)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as f:
+    with atomic_file(out, "wb") as f:
         f.write(blob)
-    os.replace(tmp, out)
     return len(blob)
 
 

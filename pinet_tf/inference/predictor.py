@@ -27,26 +27,16 @@ class KerasPredictor:
     def __init__(self, generator, cfg):
         import tensorflow as tf
 
-        from pinet_tf.models.encoding import (float_to_uint8, image_to_float, keypoints_to_heatmaps,
-                                       parsing_to_onehot)
         from pinet_tf.models.texture import texture_transfer
+        from pinet_tf.models.transfer import pose_transfer
 
         self.generator, self.config = generator, cfg
         self.image_size = tuple(cfg.image_size)
-        h, w = self.image_size
 
         @tf.function(reduce_retracing=True)
-        def _transfer(source_image, source_parsing, source_keypoints, target_keypoints):
-            out = generator({
-                "source_image": image_to_float(source_image),
-                "source_parsing_onehot": parsing_to_onehot(source_parsing),
-                "source_heatmaps": keypoints_to_heatmaps(source_keypoints, h, w,
-                                                         cfg.heatmap_sigma),
-                "target_heatmaps": keypoints_to_heatmaps(target_keypoints, h, w,
-                                                         cfg.heatmap_sigma),
-            }, training=False)
-            parsing = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
-            return float_to_uint8(out["image"]), parsing
+        def _transfer(*args):
+            out = pose_transfer(generator, cfg, *args)
+            return out["image"], out["parsing"]
 
         @tf.function(reduce_retracing=True)
         def _texture(*args):

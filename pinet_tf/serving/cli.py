@@ -7,18 +7,23 @@ import os
 import signal
 
 
+SERVING_MODULES = ("grpc", "tensorflow_serving.apis.prediction_service_pb2_grpc")
+
+
 def serve(args) -> int:
     from pinet_tf.utils.extras import require_extra
-    require_extra("serve", "serving", "tensorflow_serving", "grpc")
+    require_extra("serve", "serving", *SERVING_MODULES)
     from pinet_tf.serving.server import ModelServer
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Every argument is checked here, before the model is loaded.
     server = ModelServer(args.model_base_path, args.model_name, port=args.port, host=args.host,
                          rest_port=args.rest_port, poll_seconds=args.poll_seconds,
                          max_workers=args.max_workers,
                          max_concurrent_rpcs=args.max_concurrent_rpcs,
                          max_message_bytes=args.max_message_mb * 1024 * 1024,
-                         max_batch_size=args.max_batch_size)
+                         max_batch_size=args.max_batch_size,
+                         read_timeout_s=args.read_timeout)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stopping = []
 
     def on_signal(signum, _frame):
@@ -58,11 +63,13 @@ def _read_parsing(path: str):
 
 def client(args) -> int:
     from pinet_tf.utils.extras import require_extra
-    require_extra("client", "serving", "tensorflow_serving", "grpc")
+    require_extra("client", "serving", *SERVING_MODULES)
     import numpy as np
     from PIL import Image
 
     from pinet_tf.serving.client import PoseTransferClient
+    from pinet_tf.serving.core import DEFAULT_SIGNATURE
+    from pinet_tf.utils.atomic import atomic_path
 
     if not args.out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {args.out!r}")
@@ -76,7 +83,7 @@ def client(args) -> int:
     import grpc
     with PoseTransferClient(args.server, args.model_name, timeout=args.timeout) as c:
         try:
-            expected = c.metadata()["signatures"]["serving_default"]["inputs"]
+            expected = c.metadata()["signatures"][DEFAULT_SIGNATURE]["inputs"]
             h, w = expected["source_image"][1][1:3]
             if image.shape[:2] != (h, w) or parsing.shape != (h, w):
                 raise ValueError(f"the model takes {h}x{w} images; {args.source} is "
@@ -86,13 +93,12 @@ def client(args) -> int:
                             source_keypoints=source_kp[None], target_keypoints=target_kp[None])
         except grpc.RpcError as e:
             raise ValueError(f"server {args.server}: {e.code().name}: {e.details()}") from e
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp.png"
-    Image.fromarray(out["image"][0]).save(tmp)
-    os.replace(tmp, args.out)
+    with atomic_path(args.out, suffix=".png") as tmp:
+        Image.fromarray(out["image"][0]).save(tmp)
     print(f"wrote {args.out}")
     if args.out_parsing:
-        Image.fromarray(out["parsing"][0]).save(args.out_parsing)
+        with atomic_path(args.out_parsing, suffix=".png") as tmp:
+            Image.fromarray(out["parsing"][0]).save(tmp)
         print(f"wrote {args.out_parsing}")
     return 0
 
@@ -101,9 +107,12 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("serve", help="serve an export over gRPC (TF-Serving API)")
     p.add_argument("--model-base-path", required=True, help="BASE holding <version>/ folders")
     p.add_argument("--model-name", help="name clients use (default: BASE's folder name)")
-    p.add_argument("--port", type=int, default=8500)
+    p.add_argument("--port", type=int, default=8500, help="gRPC port (0 = any free one)")
     p.add_argument("--rest-port", type=int, help="also serve TF-Serving's REST API here")
-    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; "
+                        "0.0.0.0 = every interface, only behind a trusted network: the "
+                        "server has no authentication)")
     p.add_argument("--poll-seconds", type=float, default=2.0,
                    help="how often to look for a new version")
     p.add_argument("--max-workers", type=int, default=8, help="request threads")
@@ -111,6 +120,8 @@ def register(subparsers) -> None:
                    help="RPCs admitted at once (RESOURCE_EXHAUSTED beyond)")
     p.add_argument("--max-message-mb", type=int, default=64, help="largest request, MiB")
     p.add_argument("--max-batch-size", type=int, default=16)
+    p.add_argument("--read-timeout", type=float, default=10.0,
+                   help="REST: seconds a whole request (headers and body) may take to arrive")
     p.add_argument("--grace-seconds", type=float, default=10.0,
                    help="on SIGTERM, time given to in-flight requests")
     p.set_defaults(func=serve)

@@ -12,7 +12,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
-from pinet_tf.serving.server import DEFAULT_MAX_MESSAGE_BYTES
+from pinet_tf.serving.core import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE
 
 
 class PoseTransferClient:
@@ -33,14 +33,14 @@ class PoseTransferClient:
             spec.version.value = int(version)
         return spec
 
-    def predict_request(self, signature: str = "serving_default", version: int | None = None,
+    def predict_request(self, signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                         **arrays) -> predict_pb2.PredictRequest:
         request = predict_pb2.PredictRequest(model_spec=self._spec(signature, version))
         for name, value in arrays.items():
             request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
         return request
 
-    def predict(self, signature: str = "serving_default", version: int | None = None,
+    def predict(self, signature: str = DEFAULT_SIGNATURE, version: int | None = None,
                 **arrays) -> dict:
         response = self.predictions.Predict(
             self.predict_request(signature, version, **arrays), timeout=self.timeout)

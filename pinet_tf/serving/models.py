@@ -15,17 +15,30 @@ import os
 import threading
 import time
 
-import grpc
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.saved_model import loader_impl
 
 from pinet_tf.export.savedmodel import list_versions
-from pinet_tf.serving.validation import RequestError
+from pinet_tf.export.signatures import InputSpec, signature_inputs
+from pinet_tf.serving.core import DEFAULT_SIGNATURE, RequestError, Status, invalid
 
 log = logging.getLogger("pinet_tf.serving")
 
-DEFAULT_SIGNATURE = "serving_default"
+
+def served_specs(signature: str, graph_specs: dict) -> dict:
+    """{name: InputSpec}: dtype and shape as the loaded graph takes them, valid values from
+    the export's table (`pinet_tf.export.signatures`) when the signature is one of ours."""
+    rules = signature_inputs(signature)
+    out = {}
+    for name, spec in graph_specs.items():
+        dtype, shape = spec.dtype.name, tuple(spec.shape.as_list()[1:])
+        rule = rules.get(name)
+        out[name] = (dataclasses.replace(rule, dtype=dtype, shape=shape) if rule is not None
+                     else InputSpec(name, dtype, shape))
+    return out
 
 
 class LoadedModel:
@@ -38,21 +51,22 @@ class LoadedModel:
         meta = loader_impl.parse_saved_model(path).meta_graphs[0]
         self.signature_defs = {k: v for k, v in meta.signature_def.items()
                                if k in self.signatures}
-        self.input_specs = {k: dict(fn.structured_input_signature[1])
+        self.input_specs = {k: served_specs(k, dict(fn.structured_input_signature[1]))
                             for k, fn in self.signatures.items()}
         self.output_names = {k: sorted(fn.structured_outputs) for k, fn in self.signatures.items()}
 
     def warm_up(self) -> None:
         """Run every signature once on a zero batch (first-call tracing off the request path)."""
         for name, specs in self.input_specs.items():
-            zeros = {k: np.zeros([1] + s.shape.as_list()[1:], s.dtype.as_numpy_dtype)
-                     for k, s in specs.items()}
+            zeros = {k: np.zeros((1,) + s.shape, s.dtype) for k, s in specs.items()}
             self.signatures[name](**zeros)
 
-    def signature(self, name: str):
+    def signature(self, name) -> str:
+        if not isinstance(name, str):
+            raise invalid(f"signature_name must be a string, got {type(name).__name__}")
         name = name or DEFAULT_SIGNATURE
         if name not in self.signatures:
-            raise RequestError(grpc.StatusCode.NOT_FOUND,
+            raise RequestError(Status.NOT_FOUND,
                                f"signature {name!r} not found in version {self.version}; "
                                f"available: {sorted(self.signatures)}")
         return name
@@ -62,13 +76,12 @@ class LoadedModel:
         outputs = self.output_names[signature]
         unknown = sorted(set(output_filter) - set(outputs))
         if unknown:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"output_filter names unknown output(s) {unknown}; signature "
-                               f"{signature!r} has {outputs}")
+            raise invalid(f"output_filter names unknown output(s) {unknown}; signature "
+                          f"{signature!r} has {outputs}")
         try:
             result = self.signatures[signature](**{k: tf.constant(v) for k, v in arrays.items()})
         except tf.errors.InvalidArgumentError as e:  # an in-graph assert we did not pre-check
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, e.message) from e
+            raise invalid(e.message.splitlines()[0]) from e
         keep = set(output_filter) or set(outputs)
         return {k: v.numpy() for k, v in result.items() if k in keep}
 
@@ -80,7 +93,7 @@ class ModelManager:
         self.base_path = os.path.abspath(base_path)
         self.poll_seconds = float(poll_seconds)
         self._current = None
-        self._failed = {}  # version -> error text; not retried until the folder changes
+        self._failed = {}  # version -> (stamp, error); retried once the folder changes
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
@@ -94,8 +107,8 @@ class ModelManager:
     def poll_once(self) -> bool:
         """Load and swap in a newer version if there is one; True when it swapped."""
         with self._lock:
-            candidates = [v for v in list_versions(self.base_path) if
-                          self._failed.get(v, (None,))[0] != self._stamp(v)]
+            candidates = [v for v in list_versions(self.base_path)
+                          if v not in self._failed or self._failed[v][0] != self._stamp(v)]
             if not candidates:
                 return False
             newest = candidates[-1]
@@ -108,19 +121,32 @@ class ModelManager:
                 model = LoadedModel(path, newest)
                 model.warm_up()
             except Exception as e:  # a broken export must not take the served one down
-                self._failed[newest] = (self._stamp(newest), f"{type(e).__name__}: {e}")
-                log.error("cannot load version %d from %s: %s", newest, path, e)
+                first = (str(e).strip().splitlines() or [""])[0]
+                self._failed[newest] = (self._stamp(newest), f"{type(e).__name__}: {first}")
+                log.error("cannot load version %d from %s: %s", newest, path,
+                          self._failed[newest][1])
                 return False
             self._current = model  # the swap: one reference assignment
+            self._failed.pop(newest, None)
             log.info("serving version %d from %s (loaded in %.1f s)", newest, path,
                      time.monotonic() - start)
             return True
 
     def _stamp(self, version: int):
-        try:
-            return os.stat(os.path.join(self.base_path, str(version), "saved_model.pb")).st_mtime_ns
-        except OSError:
-            return None
+        """The version folder's contents as (path, size, mtime) of every file: a folder that
+        failed to load (e.g. while it was still being copied) is retried once this changes."""
+        folder = os.path.join(self.base_path, str(version))
+        entries = []
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                entries.append((os.path.relpath(path, folder), st.st_size, st.st_mtime_ns))
+        return tuple(entries)
 
     def start(self) -> None:
         self.poll_once()

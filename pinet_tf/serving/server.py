@@ -12,6 +12,10 @@ Limits: `max_message_bytes` bounds a request on the transport (gRPC answers RESO
 above it), `max_batch_size` bounds a request's batch (INVALID_ARGUMENT), `max_workers` threads
 run requests and at most `max_concurrent_rpcs` are admitted at once (RESOURCE_EXHAUSTED beyond).
 `stop()` finishes in-flight requests within a grace period (the CLI calls it on SIGTERM).
+
+This module only composes: the model manager (`models.py`), the core (`core.py`), the gRPC
+front end (`grpc_service.py`) and the optional REST one (`rest.py`). Ports are bound before the
+model is loaded, so a port in use is an error at once, not after a model load.
 """
 
 from __future__ import annotations
@@ -22,197 +26,102 @@ import threading
 from concurrent import futures
 
 import grpc
-import tensorflow as tf
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
-                                     model_service_pb2_grpc, predict_pb2,
-                                     prediction_service_pb2_grpc)
 
-from pinet_tf.serving.models import DEFAULT_SIGNATURE, ModelManager
-from pinet_tf.serving.validation import RequestError, decode_tensor_protos
+from pinet_tf.serving.core import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SIGNATURE, Limits, \
+    ServingCore
+from pinet_tf.serving.grpc_service import add_services
+from pinet_tf.serving.models import ModelManager
 
 log = logging.getLogger("pinet_tf.serving")
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_HOST = "127.0.0.1"
 
 
-class ServingCore:
-    """What both the gRPC and the REST front ends do: find the model, check, run."""
-
-    def __init__(self, manager: ModelManager, model_name: str, max_batch_size: int = 16):
-        self.manager, self.model_name = manager, model_name
-        self.max_batch_size = int(max_batch_size)
-
-    def model(self, name: str, version: int | None = None, label: str = ""):
-        if name != self.model_name:
-            raise RequestError(grpc.StatusCode.NOT_FOUND,
-                               f"model {name!r} not found; this server serves "
-                               f"{self.model_name!r}")
-        model = self.manager.current()
-        if model is None:
-            raise RequestError(grpc.StatusCode.UNAVAILABLE,
-                               f"model {name!r} has no loaded version yet (waiting for a "
-                               f"BASE/<version>/saved_model.pb under {self.manager.base_path})")
-        if label:
-            raise RequestError(grpc.StatusCode.NOT_FOUND,
-                               f"version label {label!r} not found (this server has no labels)")
-        if version is not None and version != model.version:
-            raise RequestError(grpc.StatusCode.NOT_FOUND,
-                               f"version {version} of model {name!r} not found; serving "
-                               f"version {model.version}")
-        return model
-
-    def spec_model(self, spec):
-        version = spec.version.value if spec.HasField("version") else None
-        return self.model(spec.name, version, spec.version_label)
-
-    def model_spec(self, model, signature: str = "") -> model_pb2.ModelSpec:
-        spec = model_pb2.ModelSpec(name=self.model_name, signature_name=signature)
-        spec.version.value = model.version
-        return spec
+def check_base_path(base_path: str) -> str:
+    """BASE as an absolute path; a version folder (BASE/<N>) is refused, naming its parent."""
+    base_path = os.path.abspath(base_path)
+    if not os.path.isdir(base_path):
+        kind = "a file" if os.path.exists(base_path) else "not found"
+        raise FileNotFoundError(f"model base path {base_path}: {kind}; expected a folder "
+                                f"holding <version>/saved_model.pb folders")
+    if os.path.exists(os.path.join(base_path, "saved_model.pb")):
+        raise ValueError(f"model base path {base_path} is a version folder (it holds "
+                         f"saved_model.pb); pass its parent: --model-base-path "
+                         f"{os.path.dirname(base_path)}")
+    return base_path
 
 
-class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, core: ServingCore):
-        self.core = core
-
-    def Predict(self, request, context):
-        with _status(context):
-            model = self.core.spec_model(request.model_spec)
-            signature = model.signature(request.model_spec.signature_name)
-            arrays = decode_tensor_protos(request.inputs, model.input_specs[signature],
-                                          signature, self.core.max_batch_size)
-            outputs = model.run(signature, arrays, list(request.output_filter))
-            response = predict_pb2.PredictResponse(
-                model_spec=self.core.model_spec(model, signature))
-            for name, value in outputs.items():
-                response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
-            return response
-        return predict_pb2.PredictResponse()
-
-    def GetModelMetadata(self, request, context):
-        with _status(context):
-            model = self.core.spec_model(request.model_spec)
-            fields = list(request.metadata_field)
-            if fields != ["signature_def"]:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"metadata_field must be ['signature_def'], got {fields}")
-            signature_map = get_model_metadata_pb2.SignatureDefMap()
-            for name, sig in model.signature_defs.items():
-                signature_map.signature_def[name].CopyFrom(sig)
-            response = get_model_metadata_pb2.GetModelMetadataResponse(
-                model_spec=self.core.model_spec(model))
-            response.metadata["signature_def"].Pack(signature_map)
-            return response
-        return get_model_metadata_pb2.GetModelMetadataResponse()
-
-
-class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, core: ServingCore):
-        self.core = core
-
-    def GetModelStatus(self, request, context):
-        with _status(context):
-            return model_status(self.core, request.model_spec)
-        return get_model_status_pb2.GetModelStatusResponse()
-
-
-def model_status(core: ServingCore, spec) -> get_model_status_pb2.GetModelStatusResponse:
-    """AVAILABLE for the served version; END with the error for versions that failed to load."""
-    if spec.name != core.model_name:
-        raise RequestError(grpc.StatusCode.NOT_FOUND, f"model {spec.name!r} not found; this "
-                           f"server serves {core.model_name!r}")
-    wanted = spec.version.value if spec.HasField("version") else None
-    state = get_model_status_pb2.ModelVersionStatus.State
-    statuses = []
-    current = core.manager.current()
-    if current is not None:
-        statuses.append((current.version, state.AVAILABLE, 0, ""))
-    for version, (_, error) in sorted(core.manager.failures().items()):
-        statuses.append((version, state.END, grpc.StatusCode.UNKNOWN.value[0], error))
-    if wanted is not None:
-        statuses = [s for s in statuses if s[0] == wanted]
-    if not statuses:
-        which = f"version {wanted} of " if wanted is not None else ""
-        raise RequestError(grpc.StatusCode.NOT_FOUND,
-                           f"{which}model {spec.name!r} not found (no loaded version)")
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for version, st, code, message in statuses:
-        entry = response.model_version_status.add(version=version, state=st)
-        entry.status.error_code = code
-        entry.status.error_message = message
-    return response
-
-
-class _status:
-    """Context manager: a RequestError becomes the RPC's status; anything else is INTERNAL."""
-
-    def __init__(self, context):
-        self.context = context
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, tb):
-        if error is None:
-            return False
-        if isinstance(error, RequestError):
-            self.context.set_code(error.code)
-            self.context.set_details(error.message)
-        else:
-            log.exception("request failed", exc_info=(kind, error, tb))
-            self.context.set_code(grpc.StatusCode.INTERNAL)
-            self.context.set_details(f"{type(error).__name__}: {error}")
-        return True  # the caller returns an empty response; the status carries the error
+def check_port(port, what: str = "--port") -> int:
+    port = int(port)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{what} {port} is out of range 0..65535 (0 = any free port)")
+    return port
 
 
 class ModelServer:
     """gRPC (and optionally REST) serving of BASE's newest version.
 
-    `start()` loads the newest version (if any) and starts listening; `stop(grace)` stops
-    accepting, lets in-flight requests finish for `grace` seconds and stops the poller.
-    `port=0` picks a free port (read `.port` after `start`).
+    `start()` binds the ports, loads the newest version (if any) and starts answering;
+    `stop(grace)` stops accepting, lets in-flight requests finish for `grace` seconds and
+    stops the poller. `port=0` picks a free port (read `.port` after `start`).
     """
 
     def __init__(self, base_path: str, model_name: str | None = None, port: int = 8500,
-                 host: str = "0.0.0.0", rest_port: int | None = None,
+                 host: str = DEFAULT_HOST, rest_port: int | None = None,
                  poll_seconds: float = 2.0, max_workers: int = 8, max_concurrent_rpcs: int = 32,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, max_batch_size: int = 16):
-        base_path = os.path.abspath(base_path)
-        if not os.path.isdir(base_path):
-            raise FileNotFoundError(f"model base path {base_path} is not a directory")
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, max_batch_size: int = 16,
+                 read_timeout_s: float = 10.0):
+        base_path = check_base_path(base_path)
+        self.host, self.port = host, check_port(port)
+        self.rest_port = None if rest_port is None else check_port(rest_port, "--rest-port")
+        self.limits = Limits(max_batch_size, max_message_bytes, read_timeout_s)
         self.model_name = model_name or os.path.basename(base_path.rstrip(os.sep))
         self.manager = ModelManager(base_path, poll_seconds)
-        self.core = ServingCore(self.manager, self.model_name, max_batch_size)
-        self.host, self.port, self.rest_port = host, int(port), rest_port
-        self.max_message_bytes = int(max_message_bytes)
+        self.core = ServingCore(self.manager, self.model_name, self.limits)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers,
                                        thread_name_prefix="pinet-serving"),
             maximum_concurrent_rpcs=max_concurrent_rpcs,
-            options=[("grpc.max_receive_message_length", self.max_message_bytes),
-                     ("grpc.max_send_message_length", self.max_message_bytes),
+            options=[("grpc.max_receive_message_length", self.limits.max_message_bytes),
+                     ("grpc.max_send_message_length", self.limits.max_message_bytes),
                      ("grpc.so_reuseport", 0)])
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.core), self._server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelServicer(self.core), self._server)
+        add_services(self._server, self.core)
         self._rest = None
         self._stopped = threading.Event()
 
+    def _bind(self) -> None:
+        try:
+            bound = self._server.add_insecure_port(f"{self.host}:{self.port}")
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            raise OSError(f"cannot listen on {self.host}:{self.port} (gRPC): the port is in use "
+                          f"or the host is not an address of this machine")
+        self.port = bound
+        if self.rest_port is not None:
+            from pinet_tf.serving.rest import RestServer
+            try:
+                self._rest = RestServer(self.core, self.host, self.rest_port)
+            except OSError as e:
+                raise OSError(f"cannot listen on {self.host}:{self.rest_port} (REST): "
+                              f"{e.strerror or e}") from None
+            self.rest_port = self._rest.port
+
     def start(self) -> "ModelServer":
-        self.manager.start()
+        try:
+            self._bind()
+            self.manager.start()
+        except BaseException:
+            self._server.stop(0)
+            if self._rest is not None:
+                self._rest.stop()
+            self.manager.stop()
+            raise
         if self.manager.current() is None:
             log.warning("no version under %s yet; waiting for BASE/<N>/saved_model.pb",
                         self.manager.base_path)
-        bound = self._server.add_insecure_port(f"{self.host}:{self.port}")
-        if bound == 0:
-            raise OSError(f"cannot bind gRPC port {self.host}:{self.port}")
-        self.port = bound
         self._server.start()
-        if self.rest_port is not None:
-            from pinet_tf.serving.rest import RestServer
-            self._rest = RestServer(self.core, self.host, self.rest_port, self.max_message_bytes)
-            self.rest_port = self._rest.port
+        if self._rest is not None:
             self._rest.start()
         log.info("serving model %r on gRPC %s:%d%s", self.model_name, self.host, self.port,
                  f", REST {self.host}:{self.rest_port}" if self._rest else "")
@@ -240,4 +149,4 @@ class ModelServer:
         return False
 
 
-__all__ = ["DEFAULT_SIGNATURE", "ModelServer", "ServingCore"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_SIGNATURE", "ModelServer", "ServingCore"]

@@ -174,3 +174,74 @@ def test_cli_export_from_weights_file(exp, tmp_path, capsys, monkeypatch):
         np.testing.assert_array_equal(ours.get_tensor(name), theirs.get_tensor(name))
     assert pinet_tf.cli.main(["export", "--out", str(base)]) == 2  # neither --run nor --weights
     assert "exactly one of --run" in capsys.readouterr().err
+
+
+def test_stale_temporary_exports_are_removed_by_the_next_export(tmp_path, monkeypatch):
+    """A killed export leaves a hidden .tmp-* folder; the next export removes it once it is
+    older than STALE_EXPORT_SECONDS (a younger one may be a live export's) and writes through
+    pinet_tf.utils.atomic.atomic_dir."""
+    import time
+
+    from pinet_tf.utils import atomic
+    base = tmp_path / "m"
+    stale, live = base / ".tmp-3-killed", base / ".tmp-4-running"
+    for folder in (stale, live):
+        os.makedirs(folder / "variables")
+        (folder / "saved_model.pb").write_bytes(b"half")
+    old = time.time() - savedmodel.STALE_EXPORT_SECONDS - 60
+    os.utime(stale, (old, old))
+    used = []
+    real = atomic.atomic_dir
+    monkeypatch.setattr(savedmodel, "atomic_dir", lambda path, **kw: used.append(path) or
+                        real(path, **kw))
+
+    class Module(tf.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+
+        def signatures(self):
+            return {}
+    monkeypatch.setattr(savedmodel, "ServingModule", Module)
+    monkeypatch.setattr(savedmodel.tf.saved_model, "save",
+                        lambda obj, path, signatures=None: open(
+                            os.path.join(path, "saved_model.pb"), "wb").close())
+    path = savedmodel.export_saved_model(None, ModelConfig.tiny(), str(base))
+    assert path == str(base / "1") and used == [path]
+    assert sorted(os.listdir(base)) == [".tmp-4-running", "1"]
+    assert sorted(os.listdir(path)) == ["assets", "config.json", "saved_model.pb"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--version", "0"], "--version must be >= 1, got 0"),
+    (["--version", "-3"], "--version must be >= 1, got -3"),
+])
+def test_cli_export_bad_version_leaves_nothing(exp, tmp_path, capsys, monkeypatch, argv,
+                                               message):
+    import pinet_tf.cli
+    from pinet_tf.models.io import save_generator
+    monkeypatch.setattr(pinet_tf.cli, "VERB_MODULES", ["pinet_tf.export.cli"])
+    weights = str(tmp_path / "g.weights.h5")
+    save_generator(exp.generator, exp.cfg, weights)
+    base = tmp_path / "served"
+    assert pinet_tf.cli.main(["export", "--weights", weights, "--out", str(base)] + argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"pinet-tf export: error: {message}"
+    assert not base.exists()  # not even the base folder
+    with pytest.raises(ValueError, match="version must be a positive integer, got 0"):
+        savedmodel.export_saved_model(exp.generator, exp.cfg, str(base), version=0)
+    assert not base.exists()
+
+
+def test_graph_checks_come_from_the_input_table(loaded, inputs):
+    """Every range rule of SIGNATURE_INPUTS is an in-graph assert (regions 0/1 included)."""
+    from pinet_tf.export.signatures import SIGNATURE_INPUTS, TEXTURE_TRANSFER
+    ruled = {s.name for s in SIGNATURE_INPUTS[TEXTURE_TRANSFER] if s.high is not None}
+    assert ruled == {"source_parsing", "condition_parsing", "regions"}
+    regions = np.zeros((3, 12), np.uint8)
+    regions[0, 3] = 2
+    args = dict(source_image=inputs["source_image"], source_parsing=inputs["source_parsing"],
+                source_keypoints=inputs["source_keypoints"],
+                condition_image=inputs["source_image"],
+                condition_parsing=inputs["source_parsing"], regions=regions)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="regions: regions must be 0 or 1"):
+        loaded.signatures["texture_transfer"](**args)

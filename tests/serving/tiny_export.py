@@ -1,9 +1,10 @@
-"""One tiny export per test session, shared by the export, TFLite and serving tests.
+"""Tiny exports shared by the export, TFLite and serving tests (each made once per session).
 
-Weights: the training helper's `trained_tiny_run` session fixture when it exists (TFLite PSNR
-thresholds are about trained weights); otherwise random weights whose BatchNorm moving
-statistics are set from one training-mode pass on synthetic people, so that activations stay
-O(1) instead of shrinking to ~1e-9 (keras3-notes.md) and parity tests cannot pass vacuously.
+Weights: random, with BatchNorm moving statistics set from one training-mode pass on synthetic
+people, so that activations stay O(1) instead of shrinking to ~1e-9 (keras3-notes.md) and
+parity tests cannot pass vacuously. Only a test that needs a trained model (the TFLite PSNR
+thresholds) asks for `trained=True`, which uses the training helper's `trained_tiny_run`
+session fixture (minutes of training) when it exists.
 """
 
 import dataclasses
@@ -29,14 +30,9 @@ class TinyExport:
 
 def model_inputs(cfg, arrays):
     """Compact arrays -> the Keras generator's inputs (what the signatures compute in-graph)."""
-    from pinet_tf.models.encoding import image_to_float, keypoints_to_heatmaps, parsing_to_onehot
-    h, w = cfg.image_size
-    return {"source_image": image_to_float(arrays["source_image"]),
-            "source_parsing_onehot": parsing_to_onehot(arrays["source_parsing"]),
-            "source_heatmaps": keypoints_to_heatmaps(arrays["source_keypoints"], h, w,
-                                                     cfg.heatmap_sigma),
-            "target_heatmaps": keypoints_to_heatmaps(arrays["target_keypoints"], h, w,
-                                                     cfg.heatmap_sigma)}
+    from pinet_tf.models.transfer import pose_inputs
+    return pose_inputs(cfg, arrays["source_image"], arrays["source_parsing"],
+                       arrays["source_keypoints"], arrays["target_keypoints"])
 
 
 def batch(cfg, count, seed=0):
@@ -57,16 +53,19 @@ def calibrate_batchnorm(generator, cfg, seed=123):
         layer.momentum = momentum
 
 
-def tiny_export(request, tmp_path_factory) -> TinyExport:
-    """Call from a module-scoped fixture; exports once per session."""
-    if "export" not in _CACHE:
+def tiny_export(request, tmp_path_factory, trained: bool = False) -> TinyExport:
+    """Call from a module-scoped fixture; exports once per session (per kind of weights)."""
+    key = "trained" if trained else "random"
+    if key not in _CACHE:
         from pinet_tf.export.savedmodel import export_saved_model
         from pinet_tf.models import build_generator
         from pinet_tf.models.io import load_generator
-        try:
-            run_dir = request.getfixturevalue("trained_tiny_run")
-        except pytest.FixtureLookupError:
-            run_dir = None
+        run_dir = None
+        if trained:
+            try:
+                run_dir = request.getfixturevalue("trained_tiny_run")
+            except pytest.FixtureLookupError:
+                pass
         if run_dir is not None:
             generator, cfg = load_generator(str(run_dir))
         else:
@@ -77,6 +76,5 @@ def tiny_export(request, tmp_path_factory) -> TinyExport:
         base = str(tmp_path_factory.mktemp("export") / "pinet")
         path = export_saved_model(generator, cfg, base)
         weights_bytes = 4 * sum(int(np.prod(v.shape)) for v in generator.variables)
-        _CACHE["export"] = TinyExport(base, path, generator, cfg, run_dir is not None,
-                                      weights_bytes)
-    return _CACHE["export"]
+        _CACHE[key] = TinyExport(base, path, generator, cfg, run_dir is not None, weights_bytes)
+    return _CACHE[key]
