@@ -34,6 +34,7 @@ VERB_MODULES = [
     "pinet_tf.datasets.cli",
     "pinet_tf.training.cli",
     "pinet_tf.inference.cli",
+    "pinet_tf.inference.gates",
     "pinet_tf.export.torch_cli",
     "pinet_tf.export.cli",
     "pinet_tf.serving.cli",

@@ -126,7 +126,7 @@ def texture_command(args) -> int:
     return 0
 
 
-def _common(p):
+def _common(p, grid: bool = True):
     p.add_argument("--model", required=True,
                    help="RUN_DIR, a .weights.h5 file (with its .config.json) or a SavedModel "
                         "directory")
@@ -144,8 +144,9 @@ def _common(p):
     p.add_argument("--person", type=int, default=None, metavar="N",
                    help="which person of a keypoint file holding several (OpenPose 'people', "
                         "COCO entries) is the source; default: the first, with a warning")
-    p.add_argument("--grid", action="store_true",
-                   help="also write OUT_grid.png: the inputs, skeletons, parsing and result")
+    if grid:
+        p.add_argument("--grid", action="store_true",
+                       help="also write OUT_grid.png: the inputs, skeletons, parsing and result")
 
 
 def register(subparsers) -> None:

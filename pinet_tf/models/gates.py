@@ -34,19 +34,36 @@ def _layer_name(layer) -> str:
     return layer.path.split("/")[0]
 
 
-def gate_maps(generator, inputs: dict) -> list:
-    """Run `generator` (G_p, G_i or the composed model) once, eagerly, in inference mode."""
-    with record_gates() as recorded:
-        generator(inputs, training=False)
+def _maps(recorded, model_name: str) -> list:
     if not recorded:
         raise ValueError(
-            f"model {generator.name!r} has no gated layers (a convolution='vanilla' model has no "
+            f"model {model_name!r} has no gated layers (a convolution='vanilla' model has no "
             f"gates to show)")
     maps = []
     for layer, gate in recorded:
         mask = np.asarray(gate, dtype=np.float32).mean(axis=-1)
         maps.append(GateMap(_layer_name(layer), tuple(mask.shape[1:3]), mask))
     return maps
+
+
+def gate_maps(generator, inputs: dict) -> list:
+    """Run `generator` (G_p, G_i or the composed model) once, eagerly, in inference mode, on its
+    input dict (`pinet_tf.models.transfer.pose_inputs` makes one from compact tensors)."""
+    with record_gates() as recorded:
+        generator(inputs, training=False)
+    return _maps(recorded, generator.name)
+
+
+def pose_transfer_with_gates(generator, cfg, source_image, source_parsing, source_keypoints,
+                             target_keypoints):
+    """`pinet_tf.models.transfer.pose_transfer` on compact tensors, and the gate maps of that
+    very call: (outputs {"image", "parsing"} as uint8 arrays, [GateMap, ...])."""
+    from pinet_tf.models.transfer import pose_transfer
+
+    with record_gates() as recorded:
+        out = pose_transfer(generator, cfg, source_image, source_parsing, source_keypoints,
+                            target_keypoints)
+    return {k: np.asarray(v) for k, v in out.items()}, _maps(recorded, generator.name)
 
 
 def _labelled(tile: np.ndarray, text: str, scale: int) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""`pinet-tf gates`: the gate masks of every gated layer for one photo (paper Fig. 8).
+
+    pinet-tf gates --model RUN_DIR --source examples/person.png \
+        --source-keypoints examples/person_keypoints.json \
+        --source-parsing examples/person_parsing.png \
+        --target-keypoints examples/target_keypoints.json --out gates.png
+
+Reads and fits the inputs exactly as `pinet-tf transfer` does (same readers, same `--fit`), runs
+the Keras generator once and draws: the source and the target pose (in the model's frame), then
+the mean gate of each gated layer of G_p and then G_i in network order, labelled with the layer's
+name and resolution, then the predicted parsing and the result. `--save-arrays FILE.npz` also
+keeps the maps (one array [h, w] per layer, named after it). The function behind it is
+`pinet_tf.models.gates.pose_transfer_with_gates`.
+
+A SavedModel export has no per-layer gates to read: give a run directory or a `.weights.h5`.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def gates_command(args) -> int:
+    import numpy as np
+
+    from pinet_tf.inference import pipeline
+    from pinet_tf.inference.cli import _check_out
+    from pinet_tf.inference.frame import Fit
+    from pinet_tf.inference.predictor import is_saved_model
+    from pinet_tf.utils import drawing
+
+    _check_out(args.out)
+    if args.save_arrays and not args.save_arrays.endswith(".npz"):
+        raise ValueError(f"--save-arrays must name a .npz file, got {args.save_arrays!r}")
+    if is_saved_model(args.model) or os.path.isfile(os.path.join(args.model, "1",
+                                                                 "saved_model.pb")):
+        raise ValueError(f"{args.model}: a SavedModel has no per-layer gates to read; give a "
+                         f"run directory or a .weights.h5 file")
+    source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
+                                  min_confidence=args.min_confidence,
+                                  parsing_labels=args.parsing_labels, person=args.person)
+    target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
+                                            args.source, args.min_confidence,
+                                            args.target_person, "--target-person")
+
+    from pinet_tf.models.gates import gate_picture, pose_transfer_with_gates
+    from pinet_tf.models.io import load_generator
+
+    generator, cfg = load_generator(args.model, args.config)
+    h, w = cfg.image_size
+    fit = Fit.make(*source.size, h, w, args.fit)
+    src_kp, tgt_kp = fit.keypoints(source.keypoints), fit.keypoints(target_kp)
+    for kp, what in ((src_kp, args.source_keypoints), (tgt_kp, args.target_keypoints)):
+        pipeline._require_pose(kp, what)
+    src_img, src_par = fit.image(source.image), fit.parsing(source.parsing)
+    out, maps = pose_transfer_with_gates(generator, cfg, src_img[None], src_par[None],
+                                         src_kp[None].astype(np.float32),
+                                         tgt_kp[None].astype(np.float32))
+    picture = gate_picture(
+        maps,
+        [("source", src_img), ("target pose", drawing.draw_skeleton(tgt_kp, h, w))],
+        [("predicted parsing", drawing.colorize_parsing(out["parsing"][0])),
+         ("result", out["image"][0])],
+        columns=args.columns)
+    drawing.save_png_atomic(args.out, picture)
+    print(f"wrote {args.out}: {len(maps)} gated layers "
+          f"({sum(m.name.startswith('gp_') for m in maps)} of G_p, "
+          f"{sum(m.name.startswith('gi_') for m in maps)} of G_i)")
+    if args.save_arrays:
+        from pinet_tf.utils.atomic import atomic_path
+
+        with atomic_path(args.save_arrays, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **{m.name: m.mask[0] for m in maps})
+        print(f"wrote {args.save_arrays}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from pinet_tf.inference.cli import _common
+
+    p = subparsers.add_parser(
+        "gates", help="the gate masks of every gated layer for one photo (paper Fig. 8)",
+        description="Draw the mean gate activation of every gated layer of G_p and G_i for one "
+                    "source photo and target pose, beside the inputs and the result.")
+    _common(p, grid=False)
+    p.add_argument("--source", required=True, help="the person's photo (any size)")
+    p.add_argument("--source-keypoints", required=True, help="keypoint file of --source (the "
+                   "formats `transfer` takes)")
+    p.add_argument("--source-parsing", required=True, help="parsing label PNG of --source")
+    p.add_argument("--target-keypoints", required=True,
+                   help="target pose in the source photo's frame")
+    p.add_argument("--target-person", type=int, default=None, metavar="N",
+                   help="which person of a target keypoint file holding several")
+    p.add_argument("--out", required=True, help="picture PNG")
+    p.add_argument("--columns", type=int, default=9, help="panels per row (default: %(default)s)")
+    p.add_argument("--save-arrays", help="also write the maps as a .npz (one [h, w] per layer)")
+    p.set_defaults(func=gates_command)
