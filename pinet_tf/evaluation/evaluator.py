@@ -87,11 +87,16 @@ class Extremes:
 
 
 class Evaluator:
-    """One evaluation of a predictor on `split` of the records in `data`; `run()` -> report."""
+    """One evaluation of a predictor on `split` of the records in `data`; `run()` -> report.
 
-    def __init__(self, data, manifest, split, predictor, cfg, nets, n_pairs, batch_size,
-                 images_dir, grid_k=4, mean_pairs=2000, progress=True):
+    `model_info` describes the model for the report; `out` is the report's .json path.
+    """
+
+    def __init__(self, data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
+                 batch_size, images_dir, out, lpips_net="alex", grid_k=4, mean_pairs=2000,
+                 progress=True):
         self.data, self.manifest, self.split = data, manifest, split
+        self.model_info, self.out, self.lpips_net = model_info, out, lpips_net
         self.predictor, self.cfg, self.nets = predictor, cfg, nets
         self.n_pairs, self.batch_size, self.images_dir = n_pairs, batch_size, images_dir
         self.grid_k, self.mean_pairs, self.progress = grid_k, mean_pairs, progress
@@ -148,12 +153,10 @@ class Evaluator:
         """Update every method's metrics with its predictions; the model's per-image L1."""
         inception = self.nets.inception
         real = inception(tgt) if inception is not None else None
+        l1 = {}
         for method, pred in predictions.items():
             m = metrics[method]
-            if method == MODEL:
-                l1 = np.asarray(m["l1"].update_state(tgt, pred))
-            else:
-                m["l1"].update_state(tgt, pred)
+            l1[method] = np.asarray(m["l1"].update_state(tgt, pred))
             for name in ("ssim", "psnr", "lpips"):
                 if name in m:
                     m[name].update_state(tgt, pred)
@@ -165,7 +168,7 @@ class Evaluator:
                 m["fid"].update_features(real["pool"], feats["pool"])
             if "is" in m:
                 m["is"].update_probs(feats["probs"])
-        return l1
+        return l1[MODEL]
 
     def save(self, batch, src, tgt, gen, l1) -> None:
         from pinet_tf.utils.drawing import save_png_atomic
@@ -177,8 +180,12 @@ class Evaluator:
             self.extremes.push(float(l1[i]), self.count, fname, src[i], tgt[i], gen[i])
             self.count += 1
 
+    def report(self, methods: dict) -> dict:
+        """Write the report files of the finished run; return the report dict."""
+        return report_lib.write_report(self.out, self, methods, self.model_info, self.lpips_net)
+
     def run(self) -> dict:
-        """baselines, then generate + score per batch; the results per method."""
+        """baselines, then generate + score (+ save) per batch, then report."""
         from tqdm import tqdm
 
         mean_image = self.baselines()
@@ -198,7 +205,7 @@ class Evaluator:
             self.save(b, src, tgt, gen, l1)
             bar.update(len(tgt))
         bar.close()
-        return {m: networks.results(metrics[m]) for m in METHODS}
+        return self.report({m: networks.results(metrics[m]) for m in METHODS})
 
 
 def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_size: int = 8,
@@ -237,7 +244,5 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     os.makedirs(images_dir, exist_ok=True)
     nets = networks.setup_networks(n_pairs, lpips_net, lpips_heads, lpips_backbone,
                                    inception_weights, inception, allow_download)
-    ev = Evaluator(data, manifest, split, predictor, cfg, nets, n_pairs, batch_size, images_dir,
-                   grid_k, mean_pairs, progress)
-    methods = ev.run()
-    return report_lib.write_report(out, ev, methods, model_info, lpips_net)
+    return Evaluator(data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
+                     batch_size, images_dir, out, lpips_net, grid_k, mean_pairs, progress).run()
