@@ -28,7 +28,7 @@ from pinet_tf.utils.atomic import atomic_file
 from pinet_tf.utils.drawing import PARSING_PALETTE
 from pinet_tf.utils.keypoint_files import ANNOTATION_HEADER, Annotation  # noqa: F401 (re-export)
 from pinet_tf.utils.keypoint_files import read_annotations as _read_annotations
-from pinet_tf.utils.readers import check_dir, check_file, read_image, read_label_map, read_text
+from pinet_tf.utils.readers import check_dir, read_image, read_label_map, read_text
 
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")

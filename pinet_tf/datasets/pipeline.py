@@ -26,9 +26,9 @@ Corruption: by default (``verify="auto"``) the manifest's sizes and sha256 are c
 reading (sizes only above 2 GiB per split) and a bad shard raises `CorruptShardError` naming it.
 A corruption that only a checksum finds, in a split read with sizes only, surfaces as TensorFlow's
 ``DataLossError`` while iterating, which names no file: iterate inside
-``naming_corrupt_shards(path, split)`` to get a `CorruptShardError` naming the shard and record. With ``skip_corrupt=True`` the good records of a bad shard are
-salvaged (record checksums) and the bad ones skipped and counted (``stats["corrupt_records"]``,
-plus a warning).
+``naming_corrupt_shards(path, split)`` to get a `CorruptShardError` naming the shard and record.
+With ``skip_corrupt=True`` the good records of a bad shard are salvaged (record checksums) and
+the bad ones skipped and counted (``stats["corrupt_records"]``, plus a warning).
 """
 
 from __future__ import annotations

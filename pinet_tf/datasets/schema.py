@@ -4,7 +4,7 @@ A pair is a (source, target) couple of one person; each role has the same four f
 
     ROLE_image       uint8 [H, W, 3]   stored as PNG bytes (RGB)
     ROLE_parsing     uint8 [H, W]      stored as PNG bytes (8-bit labels 0..11)
-    ROLE_keypoints   float32 [18, 2]   stored as 36 floats, (y, x) pairs in COCO-18 order, -1 missing
+    ROLE_keypoints   float32 [18, 2]   stored as 36 floats: (y, x) pairs, COCO-18 order, -1 missing
     ROLE_name        string            stored as UTF-8 bytes
 
 The TFRecord writer (`tfrecords.serialize_pair`), the tf.data reader (`pipeline.decode_record`)

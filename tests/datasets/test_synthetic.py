@@ -122,3 +122,16 @@ def test_texture_moves_with_the_body():
     assert same_label.mean() > 0.99 and same_pixel.mean() > 0.97
     shirt = pa == 2
     assert len(np.unique(a[shirt].reshape(-1, 3), axis=0)) > 4  # a printed, shaded garment
+
+
+def test_synth_and_make_tfrecords_show_progress_on_stderr(tmp_path, capsys):
+    from pinet_tf.cli import main
+
+    data, records = str(tmp_path / "d"), str(tmp_path / "r")
+    assert main(["synth", "--out", data, "--identities", "3", "--poses-per-identity", "2",
+                 "--size", "64x44"]) == 0
+    out = capsys.readouterr()
+    assert "synth: 100%" in out.err and "6/6" in out.err and "wrote" in out.out
+    assert main(["make-tfrecords", "--data", data, "--out", records]) == 0
+    out = capsys.readouterr()
+    assert "make-tfrecords: 100%" in out.err and "6/6" in out.err, out.err

@@ -75,7 +75,7 @@ def _make_sample_module():
 
 
 @pytest.mark.trained
-def test_readme_transfer_on_the_examples_shows_the_person(trained_tiny_run, tmp_path,
+def test_trained_readme_transfer_on_the_examples_shows_the_person(trained_tiny_run, tmp_path,
                                                           monkeypatch):
     """The README's own command, with the Quick start's recipe (`trained_tiny_run`)."""
     from pinet_tf.cli import main

@@ -178,3 +178,25 @@ def test_one_label_map_policy(tmp_path):
 
 def test_keypoint_names_table_is_coco18():
     assert len(KEYPOINT_NAMES) == 18 and keypoint_files.COCO17_NAMES[0] == "nose"
+
+
+def test_client_reads_every_format_transfer_reads(tmp_path, capsys):
+    """`pinet-tf client` reads its files with the same readers: an OpenPose file and a colour
+    parsing picture are accepted (it gets as far as the server), a bad file is refused first."""
+    pytest.importorskip("grpc")
+    from pinet_tf.cli import main
+
+    image = np.full((64, 44, 3), 200, np.uint8)
+    Image.fromarray(image).save(tmp_path / "s.png")
+    Image.fromarray(colorize_parsing(np.ones((64, 44), np.uint8))).save(tmp_path / "p.png")
+    kp = _write(tmp_path, "k.json", bad_files.openpose())
+    argv = ["client", "--server", "127.0.0.1:9", "--timeout", "2", "--source",
+            str(tmp_path / "s.png"), "--source-parsing", str(tmp_path / "p.png"),
+            "--target-keypoints", kp, "--out", str(tmp_path / "o.png")]
+    assert main(argv + ["--source-keypoints", kp]) == 2
+    err = capsys.readouterr().err
+    assert "server 127.0.0.1:9" in err and "keypoint" not in err, err
+    bad = _write(tmp_path, "bad.json", '{"people": 5}')
+    assert main(argv + ["--source-keypoints", bad]) == 2
+    assert "bad.json: OpenPose JSON has no person" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
