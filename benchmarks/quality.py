@@ -191,7 +191,7 @@ def picture(pairs: dict, results: dict, path: str) -> None:
     scale = max(1, -(-96 // w))  # small frames are enlarged so that the column titles fit
     rows = [[np.repeat(np.repeat(np.asarray(c), scale, 0), scale, 1) for c in row] for row in rows]
     titles = (["source", "target pose", "predicted parsing"] + list(results) + ["target"])
-    drawing.save_png_atomic(path, drawing.image_grid(rows, titles=titles))
+    drawing.save_png_atomic(path, drawing.image_grid(rows, titles=titles, legend=True))
 
 
 def main(argv=None) -> int:

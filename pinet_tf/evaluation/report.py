@@ -27,7 +27,8 @@ def write_grid(path, best_rows, worst_rows) -> None:
     h, w = best_rows[0][3].shape[:2]
     gap = np.full((h, 8, 3), 255, np.uint8)
     rows = [[b[3], b[4], b[5], gap, x[3], x[4], x[5]] for b, x in zip(best_rows, worst_rows)]
-    grid = image_grid(rows, titles=["best", "target", "output", "", "worst", "target", "output"])
+    grid = image_grid(rows, titles=["best: source", "target", "output", "", "worst: source",
+                                    "target", "output"])
     save_png_atomic(path, grid)
 
 

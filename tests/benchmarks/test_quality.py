@@ -41,5 +41,6 @@ def test_smoke_recipe_end_to_end(tmp_path):
     img = np.asarray(Image.open(picture))
     rows = min(quality.PICTURE_PAIRS, n)
     scale = -(-96 // 44)
-    assert img.shape[0] == 14 + rows * 64 * scale + (rows + 1) * 2
-    assert img.shape[1] == 6 * 44 * scale + 7 * 2
+    cells = rows * 64 * scale + (rows + 1) * 2
+    assert cells + 11 <= img.shape[0] <= cells + 50  # the cells and a title strip
+    assert img.shape[1] >= 6 * 44 * scale + 7 * 2    # six columns and the parsing legend
