@@ -5,6 +5,7 @@
     ConstantThenLinearDecay schedules.py  the learning rate; `make_optimizers`
     PhaseScheduler, ...     callbacks.py  phase switch, checkpoints + NaN guard, TensorBoard
     train                   run.py        a whole run into RUN_DIR (what `pinet-tf train` calls)
+    make_strategy, ...      distribute.py strategy set-up, the multi-worker custom loop
 
 Names are imported lazily, so `pinet-tf --help` does not load TensorFlow.
 """
@@ -22,6 +23,8 @@ _EXPORTS = {
     "NonFiniteLossError": "pinet_tf.training.callbacks",
     "train": "pinet_tf.training.run",
     "build_trainer": "pinet_tf.training.run",
+    "make_strategy": "pinet_tf.training.distribute",
+    "run_custom_loop": "pinet_tf.training.distribute",
 }
 
 __all__ = sorted(_EXPORTS)

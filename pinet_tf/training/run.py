@@ -134,6 +134,19 @@ def load_initial_weights(trainer, source, cfg, log=print) -> None:
             log(f"initial weights: no {path}: {name} initialised fresh")
 
 
+def restore_checkpoint(manager) -> None:
+    """Restore the latest checkpoint, refusing one that lacks part of the run's state (e.g.
+    written by an older version with other optimizer names)."""
+    status = manager.checkpoint.restore(manager.latest_checkpoint)
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unmatched objects"
+        raise ValueError(f"--resume: {manager.latest_checkpoint} does not hold this trainer's "
+                         f"whole state ({first[:200]})") from None
+    status.expect_partial()  # the optimizers' iteration counters etc. are matched lazily
+
+
 # -- data ----------------------------------------------------------------------------------
 def resolve_data(data, out, cfg, seed=0):
     """A records directory: `data` itself, or a synthetic set made under RUN_DIR/data."""
@@ -200,7 +213,7 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
             manager = tf.train.CheckpointManager(trainer.checkpoint(),
                                                  os.path.join(out, CHECKPOINTS), max_to_keep=3)
             if resume:
-                manager.checkpoint.restore(manager.latest_checkpoint).expect_partial()
+                restore_checkpoint(manager)
                 print(f"resumed {manager.latest_checkpoint} at step {int(trainer.step.numpy())}"
                       f", phase {trainer.current_phase()}", flush=True)
             elif train_cfg.init_weights:
