@@ -15,6 +15,9 @@ import os
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No test reaches the network: pretrained files are found locally or the loader says where it
+# looked (the download path itself is tested against a loopback server, tests/utils).
+os.environ.setdefault("PINET_TF_NO_DOWNLOAD", "1")
 
 pytest_plugins = sorted(
     "tests." + os.path.basename(p)[:-3]

@@ -38,6 +38,8 @@ def configs(args):
         options["mixed_precision"] = True
     if args.no_shuffle:
         options["shuffle"] = False
+    if args.no_download:
+        options["allow_download"] = False
     if args.config is not None:
         cfg = resolve_config(args.config)
     elif args.init_weights:
@@ -103,7 +105,11 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="default 6")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4)")
     p.add_argument("--vgg-weights", default=None, metavar="PATH",
-                   help="local VGG19 notop weights (.h5) for the perceptual loss")
+                   help="VGG19 weights for the perceptual loss: Keras's notop .h5 or "
+                        "torchvision's vgg19-dcbb9e9d.pth (default: found in "
+                        "$PINET_TF_WEIGHTS_DIR or the Keras cache, else downloaded)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never download weights (also $PINET_TF_NO_DOWNLOAD=1)")
     p.add_argument("--perceptual-weight", type=float, default=None,
                    help="perceptual loss weight (default 0.5 paper / 1 official; 0 needs no VGG)")
     p.add_argument("--gan-weight", type=float, default=None,

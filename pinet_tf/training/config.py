@@ -77,8 +77,14 @@ class TrainConfig:
     parsing_l1_weight: float | None = None
     gan_kind: str | None = None
     perceptual_layers: dict | None = None
+    # The perceptual loss's VGG19: a Keras notop .h5 or torchvision's .pth; None finds (or
+    # downloads) the published file, as keras.applications does: torchvision's VGG19 for the
+    # official schedule (the authors' network), Keras's for the paper's. `check_run` resolves
+    # it to the file used before any work. Preprocessing None follows the file.
     vgg_weights: str | None = None
-    vgg_preprocessing: str = "caffe"
+    vgg_preprocessing: str | None = None
+    # False forbids downloads (None: allowed unless $PINET_TF_NO_DOWNLOAD=1).
+    allow_download: bool | None = None
     # Data order: shuffled pairs (seeded), or the split's record order (`--no-shuffle`).
     shuffle: bool = True
     # Weights the run started from (`--init-weights`; a record: --resume restores checkpoints).
@@ -125,11 +131,6 @@ class TrainConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
-        if self.perceptual_weight > 0 and not self.vgg_weights:
-            raise ValueError(
-                f"perceptual weight is {self.perceptual_weight} but no VGG19 weights were given "
-                f"(nothing is downloaded): pass --vgg-weights PATH (Keras's "
-                f"vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) or --perceptual-weight 0")
         for name in ("l1_weight", "perceptual_weight", "gan_weight", "parsing_ce_weight",
                      "parsing_l1_weight"):
             if not getattr(self, name) >= 0:

@@ -21,6 +21,7 @@ uninterrupted run would have seen next; the checkpoint holds the dropout seed st
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import shutil
@@ -60,7 +61,8 @@ def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
         perceptual = None
         if train_cfg.perceptual_weight > 0:
             perceptual = VGGPerceptualLoss(train_cfg.vgg_weights, train_cfg.perceptual_layers,
-                                           train_cfg.vgg_preprocessing)
+                                           train_cfg.vgg_preprocessing,
+                                           allow_download=train_cfg.allow_download)
         trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
                         gan_kind=train_cfg.gan_kind, perceptual_loss=perceptual,
                         **compile_kwargs)
@@ -98,6 +100,13 @@ def check_run(cfg, train_cfg, out, data=None, resume=False):
             raise ValueError(f"--data {data}: no train split (has {sorted(splits)})")
     if train_cfg.init_weights and not resume:
         resolve_weights(train_cfg.init_weights, cfg)  # the generator file exists
+    if train_cfg.perceptual_weight > 0:  # found (or fetched) now, recorded in train_config.json
+        from pinet_tf.losses.perceptual import find_vgg_weights
+
+        default = "torchvision" if train_cfg.schedule == "official" else "keras"
+        vgg = find_vgg_weights(train_cfg.vgg_weights, default=default,
+                               allow_download=train_cfg.allow_download)
+        train_cfg = dataclasses.replace(train_cfg, vgg_weights=vgg)
     return cfg, train_cfg
 
 

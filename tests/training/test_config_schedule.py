@@ -27,7 +27,6 @@ def test_official_is_one_joint_phase():
     (dict(schedule="official", steps=(1, 2, 3)), "total joint steps"),
     (dict(steps=(5,)), "a,b,c"),
     (dict(steps=(0, 0, 0)), "positive total"),
-    (dict(steps=(1, 1, 1), perceptual_weight=0.5), "--vgg-weights"),
     (dict(steps=(1, 1, 1), gan_kind="hinge"), "gan_kind"),
     (dict(schedule="fast"), "schedule"),
 ])

@@ -114,9 +114,9 @@ def test_corrupt_test_split_is_an_error_and_leaves_no_run(tmp_path, tiny_records
 @pytest.mark.parametrize("argv, message", [
     (["--lr", "0"], "must be > 0"),
     (["--lr=-1e-3"], "must be > 0"),
-    (["--config", "huge"], "official, paper, tiny or a config JSON file"),
+    (["--config", "huge"], "official, paper, small, tiny or a config JSON file"),
     (["--config", "missing/model.json"], "no such config file"),
-    (["--perceptual-weight", "1", "--vgg-weights", "absent.h5"], "VGG19 weights file not found"),
+    (["--perceptual-weight", "1", "--vgg-weights", "absent.h5"], "absent.h5 does not exist"),
     (["--discriminator-dropout", "1.5"], "discriminator_dropout"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, message, capsys,
