@@ -99,7 +99,8 @@ def sample_grid(model, batch, scale=1) -> np.ndarray:
     rows = [[big(source[i]), drawing.draw_skeleton(keypoints[i] * scale, h * scale, w * scale),
              big(drawing.colorize_parsing(parsing[i])), big(generated[i]), big(target[i])]
             for i in range(source.shape[0])]
-    return drawing.image_grid(rows, titles=["source", "pose", "parsing", "generated", "target"])
+    return drawing.image_grid(rows, titles=["source", "target pose", "predicted parsing",
+                                            "generated", "target"], legend=True)
 
 
 class TrainingLogger(keras.callbacks.Callback):

@@ -30,6 +30,7 @@ import keras
 import tensorflow as tf
 
 from pinet_tf.config import ModelConfig
+from pinet_tf.datasets.pipeline import naming_corrupt_shards
 from pinet_tf.models.io import (DISCRIMINATORS, RUN_CONFIG, RUN_WEIGHTS,
                                 discriminator_weights_paths, load_weights_checked,
                                 resolve_weights, save_generator, save_weights_atomic)
@@ -231,12 +232,13 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
             split = held_out_split(records)
             sample = next(iter(held_out(records, split, cfg, 4)))
             train_ds = training_data(records, cfg, train_cfg, int(trainer.step.numpy()))
-            if train_cfg.strategy == "multiworker":
-                run_custom_loop(trainer, train_cfg, train_ds, manager, strategy,
-                                verbose=verbose)
-            else:
-                run_fit(trainer, train_cfg, train_ds, manager, os.path.join(out, "logs"),
-                        sample, verbose=verbose)
+            with naming_corrupt_shards(records, "train"):  # a bad record names its shard
+                if train_cfg.strategy == "multiworker":
+                    run_custom_loop(trainer, train_cfg, train_ds, manager, strategy,
+                                    verbose=verbose)
+                else:
+                    run_fit(trainer, train_cfg, train_ds, manager, os.path.join(out, "logs"),
+                            sample, verbose=verbose)
         return finish(trainer, cfg, records, split, out, sample, evaluate=evaluate,
                       chief=is_chief(strategy))
     finally:
@@ -275,7 +277,8 @@ def finish(trainer, cfg, records, split, out, sample, evaluate=True, chief=True)
     result = {"step": int(trainer.step.numpy()), "split": split}
     if evaluate:
         test_ds = held_out(records, split, cfg, 4)
-        metrics = trainer.evaluate(numeric_features(test_ds), verbose=0, return_dict=True)
+        with naming_corrupt_shards(records, split):
+            metrics = trainer.evaluate(numeric_features(test_ds), verbose=0, return_dict=True)
         result["metrics"] = {k: float(v) for k, v in metrics.items()}
     if not chief:
         return result
