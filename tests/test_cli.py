@@ -225,7 +225,7 @@ print(json.dumps(failed))
 
 #: Modules that exist for an extra (what `require_extra` guards), allowed to need it.
 EXTRA_MODULES = ("pinet_tf.serving.client", "pinet_tf.serving.server", "pinet_tf.serving.rest",
-                 "pinet_tf.datasets.tfds")
+                 "pinet_tf.serving.grpc_service", "pinet_tf.datasets.tfds")
 
 
 def test_base_install_imports_every_module_outside_the_extras():
@@ -233,10 +233,6 @@ def test_base_install_imports_every_module_outside_the_extras():
     assert proc.returncode == 0, proc.stderr
     failed = {name: why for name, why in json.loads(proc.stdout).items()
               if not name.startswith(EXTRA_MODULES)}
-    if failed and all("scipy" in why for why in failed.values()):
-        # metrics/inception_score.py imports scipy (dev extra) at module level; the weights
-        # branch replaces it with NumPy. Delete this clause once that is merged.
-        pytest.xfail(f"scipy on the training path: {sorted(failed)}")
     assert failed == {}
 
 
