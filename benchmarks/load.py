@@ -128,8 +128,10 @@ def run_phase(server: ServerProcess, one: dict, clients: int, seconds: float,
     address = f"127.0.0.1:{server.port}"
     latencies, errors, counts = [], [], {"valid": 0, "bad": 0}
     lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
     stop_at = [0.0]
+    # The deadline is set by the barrier itself, before any thread is released.
+    barrier = threading.Barrier(clients + 1, action=lambda: stop_at.__setitem__(
+        0, time.monotonic() + seconds))
 
     def worker(index):
         rng = np.random.default_rng(seed + index)
@@ -163,8 +165,7 @@ def run_phase(server: ServerProcess, one: dict, clients: int, seconds: float,
         t.start()
     rss_start = server.rss_mb()
     barrier.wait(timeout=300)
-    start = time.monotonic()
-    stop_at[0] = start + seconds
+    start = stop_at[0] - seconds
     for t in threads:
         t.join(timeout=seconds + timeout + 30)
     wall = time.monotonic() - start
