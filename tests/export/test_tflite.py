@@ -124,8 +124,8 @@ def test_cli_refusals_before_any_work(exp, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     assert pinet_tf.cli.main(argv + ["--quantize", "int8"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == ("pinet-tf export-tflite: error: needs the tflite extra (no module "
-                           "'ai_edge_litert.interpreter'): pip install -e \".[tflite]\"")
+    assert err.strip() == ("pinet-tf export-tflite --quantize int8 needs the tflite extra: "
+                           "pip install -e \".[tflite]\"")
     assert called == [] and not out.exists()
 
 
