@@ -8,10 +8,14 @@ def _trainable(model) -> int:
 
 
 def summary_command(args) -> int:
-    from pinet_tf import models
-    from pinet_tf.config import ModelConfig
+    import dataclasses
 
-    cfg = ModelConfig.preset(args.config)
+    from pinet_tf import models
+    from pinet_tf.config import resolve_config
+
+    cfg = resolve_config(args.config)
+    if args.convolution:
+        cfg = dataclasses.replace(cfg, convolution=args.convolution)
     gp = models.build_parsing_generator(cfg)
     gi = models.build_image_generator(cfg)
     generator = models.build_generator(cfg, gp, gi)
@@ -21,7 +25,7 @@ def summary_command(args) -> int:
         for m in (gp, gi, dp, da):
             m.summary(line_length=110)
     print(f"config {cfg.name}: {cfg.image_height}x{cfg.image_width}, ngf {cfg.ngf}, "
-          f"ndf {cfg.ndf}")
+          f"ndf {cfg.ndf}, {cfg.convolution} convolution")
     rows = [("parsing generator G_p", gp), ("image generator G_i", gi),
             ("generator G_p + G_i", generator), ("pose discriminator D_P", dp),
             ("appearance discriminator D_A", da)]
@@ -31,9 +35,12 @@ def summary_command(args) -> int:
 
 
 def register(subparsers) -> None:
-    from pinet_tf.config import PRESETS
+    from pinet_tf.config import CONVOLUTIONS, PRESETS
 
     p = subparsers.add_parser("summary", help="print the models' parameter counts")
-    p.add_argument("--config", default="official", choices=PRESETS)
+    p.add_argument("--config", default="official",
+                   help=f"model preset ({', '.join(PRESETS)}) or a config JSON file")
+    p.add_argument("--convolution", choices=CONVOLUTIONS, default=None,
+                   help="the paper's gated convolution or the 'vanilla' ablation (Table 3)")
     p.add_argument("--verbose", action="store_true", help="also print every layer")
     p.set_defaults(func=summary_command)

@@ -48,6 +48,8 @@ def configs(args):
         cfg = resolve_config(preset or "official")
     if args.discriminator_dropout is not None:
         cfg = dataclasses.replace(cfg, discriminator_dropout=args.discriminator_dropout)
+    if args.convolution is not None:
+        cfg = dataclasses.replace(cfg, convolution=args.convolution)
     return cfg, TrainConfig(**options)
 
 
@@ -79,7 +81,7 @@ def train(args) -> int:
 
 
 def register(subparsers) -> None:
-    from pinet_tf.config import PRESETS
+    from pinet_tf.config import CONVOLUTIONS, PRESETS
     from pinet_tf.training.config import RECIPES, SCHEDULES
 
     p = subparsers.add_parser(
@@ -117,6 +119,9 @@ def register(subparsers) -> None:
     p.add_argument("--discriminator-dropout", type=float, default=None, metavar="P",
                    help="dropout in the discriminators' residual blocks (default: the "
                         "config's, 0.5 as the authors')")
+    p.add_argument("--convolution", choices=CONVOLUTIONS, default=None,
+                   help="the paper's gated convolution (default) or the 'vanilla' ablation: "
+                        "plain convolutions of the same geometry (paper Table 3)")
     p.add_argument("--no-shuffle", action="store_true", help="feed the train split in record "
                    "order (step k: pairs kB..kB+B-1) instead of seeded shuffling")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 with loss "
