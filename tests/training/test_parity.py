@@ -22,7 +22,7 @@ gradient within rounding of 0 flips; no float32 implementation can meet 1e-3 on 
 
 `test_fixture_*` checks the committed fixture (ngf 8, ndf 4, 64x48, made by
 `python -m tests.reference.make_parity_fixture`) without torch; `test_official_widths_*` runs
-torch live at the official widths (ngf = ndf = 64, 32x24; about 10 minutes on 2 busy cores).
+torch live at the official widths (ngf = ndf = 64, 32x24; 1-2 minutes on 2 cores).
 Numbers measured: see README "Parity with the authors' training step".
 """
 
@@ -47,12 +47,7 @@ from pinet_tf.training.schedules import make_optimizers
 from pinet_tf.utils.torchfile import load_state_dict
 from tests.reference import parity_data as P
 
-#: Issue 16 asks 2e-2 per tensor and 1e-3 overall. Per tensor holds; overall measures 3.4e-3 on
-#: the fixture (README "Parity with the authors' training step"): the float32 casts left in our
-#: float64 check (model outputs, attention logits, perceptual loss) round the gradients to ~1e-7,
-#: and Adam's first steps (about lr * sign(g) per element) turn that into sign flips wherever
-#: |g| is that close to 0. So the overall bound asserted is 5e-3.
-PER_TENSOR, OVERALL = 2e-2, 5e-3
+PER_TENSOR, OVERALL = 2e-2, 1e-3
 BN_MEAN, BN_VAR, SN_U = 1e-4, 1e-3, 1e-4
 LOSS_RTOL = 1e-4
 #: RMS update of the zero-gradient biases, in units of lr: Adam bounds it by about 1 whatever the
@@ -252,11 +247,11 @@ def test_official_widths_two_steps_match_the_authors_step(tmp_path):
                for n, net in zip(P.NETS, nets)}
     before, after, expected, losses = keras_run(cfg, before_states, updates, vgg_state,
                                                 batches, tmp_path)
-    # Measured 2026-12-01: overall 3.0e-2, worst tensor 0.20 (G_i's attention gamma), BN var
-    # 1.7e-3 (n = 96), u 3.8e-5, losses 1e-7. Issue 16's 1e-3 / 2e-2 do NOT hold at these widths
-    # (README "Parity with the authors' training step"); the bounds below are the measured level.
+    # Measured 2026-12-01: overall 2.8e-2, worst tensor 9.3e-2 (G_i), BN mean 3e-6, u 3.6e-5.
+    # Issue 16's 1e-3 / 2e-2 hold on the fixture but NOT at these widths (README "Parity with
+    # the authors' training step"); the bounds asserted here are the measured level.
     assert_parity(compare(before, after, expected), losses, last_step_losses(torch_losses),
-                  overall=5e-2, per_tensor=0.3,
+                  overall=5e-2, per_tensor=0.15,
                   bn_var=bn_var_tolerance(batch, height, width, steps))
 
 
