@@ -36,8 +36,8 @@ class SelfAttention(keras.layers.Layer):
         _, h, w, c = x.shape
         flat = ops.reshape(x, (-1, h * w, c))
         q, k, v = self.query(flat), self.key(flat), self.value(flat)
-        logits = ops.matmul(ops.cast(q, "float32"), ops.transpose(ops.cast(k, "float32"),
-                                                                  (0, 2, 1)))
+        wide = keras.backend.result_type(q.dtype, "float32")  # float32, or float64 if wider
+        logits = ops.matmul(ops.cast(q, wide), ops.transpose(ops.cast(k, wide), (0, 2, 1)))
         attention = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
         out = ops.reshape(ops.matmul(attention, v), (-1, h, w, c))
         return ops.cast(self.gamma, out.dtype) * out + x

@@ -47,9 +47,10 @@ class SpectralConv2D(keras.layers.Layer):
                                  initializer=keras.initializers.RandomNormal(stddev=1.0))
 
     def sigma_and_u(self):
-        """One power iteration from the stored u: (sigma, new u), both float32."""
-        w = ops.reshape(ops.cast(self.kernel, "float32"), (-1, self.filters))  # [k*k*Cin, Cout]
-        u = ops.stop_gradient(ops.cast(self.u, "float32"))
+        """One power iteration from the stored u: (sigma, new u), in the variables' dtype."""
+        # In the variables' dtype (float32 under mixed precision, float64 in a float64 check).
+        w = ops.reshape(ops.cast(self.kernel, self.variable_dtype), (-1, self.filters))
+        u = ops.stop_gradient(ops.cast(self.u, self.variable_dtype))
         v = ops.stop_gradient(_normalize(ops.matmul(w, u)))
         wv = ops.matmul(ops.transpose(w), v)  # [Cout]
         new_u = ops.stop_gradient(_normalize(wv))

@@ -10,6 +10,8 @@ Both forms average over every element of the map, as the authors' `GANLoss` does
 
 from keras import ops
 
+from pinet_tf.losses.pixel import wide
+
 GAN_KINDS = ("lsgan", "log")
 
 
@@ -24,7 +26,7 @@ def _bce_with_logits(scores, label):
 
 
 def _distance(scores, label, kind):
-    scores = ops.cast(scores, "float32")
+    scores = wide(scores)
     if kind == "lsgan":
         return ops.mean(ops.square(scores - label))
     return _bce_with_logits(scores, label)

@@ -1,15 +1,22 @@
 """Pixel losses: image L1 (paper eq. 8) and the parsing losses (paper eq. 6).
 
-All are means over every element, computed in float32 so that mixed precision does not round
-small losses to zero.
+All are means over every element, computed in at least float32 (`wide`) so that mixed precision
+does not round small losses to zero (and a float64 check stays float64).
 """
 
+import keras
 from keras import ops
+
+
+def wide(x):
+    """x in float32, or float64 if it already is (float16 / bfloat16 are widened)."""
+    x = ops.convert_to_tensor(x)
+    return ops.cast(x, keras.backend.result_type(x.dtype, "float32"))
 
 
 def l1_loss(predicted, target):
     """Mean absolute difference over all elements."""
-    return ops.mean(ops.abs(ops.cast(predicted, "float32") - ops.cast(target, "float32")))
+    return ops.mean(ops.abs(ops.subtract(wide(predicted), wide(target))))
 
 
 def parsing_cross_entropy(logits, target_onehot):
@@ -17,12 +24,12 @@ def parsing_cross_entropy(logits, target_onehot):
 
     Takes the one-hot map (not labels) so that soft targets also work.
     """
-    logits = ops.cast(logits, "float32")
+    logits = wide(logits)
     log_p = ops.log_softmax(logits, axis=-1)
-    return -ops.mean(ops.sum(ops.cast(target_onehot, "float32") * log_p, axis=-1))
+    return -ops.mean(ops.sum(ops.cast(target_onehot, log_p.dtype) * log_p, axis=-1))
 
 
 def parsing_l1(logits, target_onehot):
     """L1 between softmax(logits) and the one-hot target, mean over all elements (the paper's
     second parsing term; the authors' code omits it)."""
-    return l1_loss(ops.softmax(ops.cast(logits, "float32"), axis=-1), target_onehot)
+    return l1_loss(ops.softmax(wide(logits), axis=-1), target_onehot)

@@ -49,9 +49,11 @@ METRICS = "metrics.json"
 
 
 def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
-                  **compile_kwargs) -> PINetTrainer:
+                  steps_per_epoch=None, **compile_kwargs) -> PINetTrainer:
     """Trainer with its optimizers and losses, variables created inside `strategy.scope()`.
 
+    steps_per_epoch: ceil(training pairs / batch size), the unit of the official schedule's
+    per-epoch LR rule (`schedules.make_optimizers`; None counts every step as an epoch).
     compile_kwargs go to `keras.Model.compile` (e.g. run_eagerly=True, jit_compile=True).
     """
     from pinet_tf.losses import VGGPerceptualLoss
@@ -64,7 +66,7 @@ def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
             perceptual = VGGPerceptualLoss(train_cfg.vgg_weights, train_cfg.perceptual_layers,
                                            train_cfg.vgg_preprocessing,
                                            allow_download=train_cfg.allow_download)
-        trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
+        trainer.compile(*make_optimizers(train_cfg, steps_per_epoch), loss_weights=train_cfg.loss_weights,
                         gan_kind=train_cfg.gan_kind, perceptual_loss=perceptual,
                         **compile_kwargs)
     return trainer
@@ -170,6 +172,14 @@ def resolve_data(data, out, cfg, seed=0):
     return datasets.prepare_synthetic(os.path.join(out, "data"), cfg, identities, poses, seed)
 
 
+def steps_per_epoch(records, train_cfg) -> int:
+    """ceil(training pairs / batch size): one epoch of the official schedule's LR rule."""
+    from pinet_tf.datasets import tfrecords
+
+    pairs = tfrecords.read_manifest(records, verify="none")["splits"]["train"]["pairs"]
+    return max(1, math.ceil(pairs / train_cfg.batch_size))
+
+
 def held_out_split(records) -> str:
     """"test", or "train" when the records have no test split (an absent or empty one; a
     corrupt one is an error when it is read)."""
@@ -217,9 +227,11 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
             if not resume:
                 cfg.save(os.path.join(out, RUN_CONFIG))
                 train_cfg.save(os.path.join(out, TRAIN_CONFIG))
+            records = resolve_data(data, out, cfg, train_cfg.seed)  # data first, then training
             keras.utils.set_random_seed(train_cfg.seed)
             strategy = make_strategy(train_cfg.strategy)
-            trainer = build_trainer(cfg, train_cfg, strategy)
+            trainer = build_trainer(cfg, train_cfg, strategy,
+                                    steps_per_epoch=steps_per_epoch(records, train_cfg))
             manager = tf.train.CheckpointManager(trainer.checkpoint(),
                                                  os.path.join(out, CHECKPOINTS), max_to_keep=3)
             if resume:
@@ -228,7 +240,6 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
                       f", phase {trainer.current_phase()}", flush=True)
             elif train_cfg.init_weights:
                 load_initial_weights(trainer, train_cfg.init_weights, cfg)
-            records = resolve_data(data, out, cfg, train_cfg.seed)
             split = held_out_split(records)
             sample = next(iter(held_out(records, split, cfg, 4)))
             train_ds = training_data(records, cfg, train_cfg, int(trainer.step.numpy()))

@@ -1,8 +1,13 @@
 """`PINetTrainer`: one keras.Model whose `train_step` runs a whole GAN step, driven by `fit`.
 
-Each step: generate (G_p and/or G_i), update D_P and D_A on real vs generated (generated with
-stop-gradient), then update the generators against the *updated* discriminators, from the same
-forward pass. Which networks run and train depends on the phase (`pinet_tf.training.config`):
+Each step, in the authors' order (`docs/official_training.md`): generate (G_p and/or G_i) once,
+update D_P and D_A on real vs generated (generated with stop-gradient; each D called separately
+on real and on fake, so spectral norm's u advances once per call), then update the generators
+against the *updated* discriminators (one more call of each D), from the same forward pass. The
+official schedule's optimizers are `TorchAdam` (PyTorch's Adam formula; made by
+`schedules.make_optimizers`); the step is checked update for update against the authors' step in
+`tests/training/test_parity.py`. Which
+networks run and train depends on the phase (`pinet_tf.training.config`):
 
     phase 1  G_p alone            CE (+ L1 on the softmax)
     phase 2  G_i alone + D_P, D_A G_i fed the one-hot ground-truth target parsing
@@ -27,6 +32,7 @@ from keras import ops
 from pinet_tf.config import ModelConfig
 from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
                              parsing_cross_entropy, parsing_l1)
+from pinet_tf.losses.pixel import wide
 from pinet_tf.metrics import ssim
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
                              build_image_generator, build_parsing_generator,
@@ -210,7 +216,7 @@ class PINetTrainer(keras.Model):
                 parsing_loss = w["parsing_ce"] * losses["parsing_ce"]
                 if w["parsing_l1"] > 0:
                     losses["parsing_l1"] = parsing_l1(logits, target_onehot)
-                    parsing_loss += w["parsing_l1"] * losses["parsing_l1"]
+                    parsing_loss = ops.add(parsing_loss, w["parsing_l1"] * losses["parsing_l1"])
             if trains_gi:
                 guide = target_onehot if phase == PHASE_IMAGE else self.parsing_guide(logits)
                 fake = self.image_generator({
@@ -222,7 +228,7 @@ class PINetTrainer(keras.Model):
                 image_loss = w["l1"] * losses["l1"]
                 if w["perceptual"] > 0:
                     losses["perceptual"] = self.perceptual_loss(fake, target)
-                    image_loss += w["perceptual"] * losses["perceptual"]
+                    image_loss = ops.add(image_loss, w["perceptual"] * losses["perceptual"])
                 if w["gan"] > 0:
                     with tape.stop_recording():
                         losses.update(self._discriminator_update(data, ops.stop_gradient(fake),
@@ -232,15 +238,16 @@ class PINetTrainer(keras.Model):
                                                    self.gan_kind)
                         + generator_adversarial_loss(self._appearance_scores(data, fake),
                                                      self.gan_kind))
-                    image_loss += w["gan"] * losses["g_gan"]
-            losses["g_total"] = parsing_loss + image_loss
+                    image_loss = ops.add(image_loss, w["gan"] * losses["g_gan"])
+            # ops.add: terms may differ in width (float32 model outputs in a float64 check)
+            losses["g_total"] = ops.add(parsing_loss, image_loss)
             # Parsing and image losses reach disjoint variables (the guide has no gradient), so
             # one backward pass of their (separately loss-scaled) sum gives both gradients.
             scaled = 0.0
             if trains_gp:
-                scaled += self.parsing_optimizer.scale_loss(parsing_loss / replicas)
+                scaled = ops.add(scaled, self.parsing_optimizer.scale_loss(parsing_loss / replicas))
             if trains_gi:
-                scaled += self.image_optimizer.scale_loss(image_loss / replicas)
+                scaled = ops.add(scaled, self.image_optimizer.scale_loss(image_loss / replicas))
         grads = tape.gradient(scaled, gp_vars + gi_vars)
         if trains_gp:
             self.parsing_optimizer.apply(grads[:len(gp_vars)], gp_vars)
@@ -260,21 +267,19 @@ class PINetTrainer(keras.Model):
                                              training=True)["score"]
 
     def _discriminator_update(self, data, fake, replicas):
-        """One update of both discriminators on (real, fake); real and fake share a batch
-        (instance norm is per sample, so this equals two separate calls)."""
+        """One update of both discriminators, as the authors' step does it: each D is called
+        separately on real, then on fake (so spectral norm's u advances once per call and the
+        two passes see different sigmas), loss 0.5 * (loss(real, 1) + loss(fake, 0)) each, one
+        optimizer step for both (Adam is per tensor: equal to the authors' two optimizers)."""
         w, kind = self.loss_weights_["gan"], self.gan_kind
-        both = ops.concatenate([data["target_image"], ops.cast(fake, "float32")], axis=0)
-        twice = lambda x: ops.concatenate([x, x], axis=0)  # noqa: E731
+        real, fake = data["target_image"], wide(fake)
         d_vars = self._discriminator_variables()
         with tf.GradientTape() as tape:
-            pose = self.pose_discriminator({"target_heatmaps": twice(data["target_heatmaps"]),
-                                            "image": both}, training=True)["score"]
-            app = self.appearance_discriminator({"image": both,
-                                                 "source_image": twice(data["source_image"])},
-                                                training=True)["score"]
-            d_pose = discriminator_loss(*ops.split(pose, 2, axis=0), kind=kind)
-            d_app = discriminator_loss(*ops.split(app, 2, axis=0), kind=kind)
-            scaled = self.discriminator_optimizer.scale_loss(w * (d_pose + d_app) / replicas)
+            pose_real = self._pose_scores(data, real)
+            d_pose = discriminator_loss(pose_real, self._pose_scores(data, fake), kind=kind)
+            app_real = self._appearance_scores(data, real)
+            d_app = discriminator_loss(app_real, self._appearance_scores(data, fake), kind=kind)
+            scaled = self.discriminator_optimizer.scale_loss(w * ops.add(d_pose, d_app) / replicas)
         grads = tape.gradient(scaled, d_vars)
         self.discriminator_optimizer.apply(grads, d_vars)
         return {"d_pose": d_pose, "d_appearance": d_app}

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -13,6 +14,10 @@ def _power_iteration(kernel, u):
     v = n(wm.T @ u)
     u_new = n(wm @ v)
     return float(u_new @ (wm @ v)), u_new
+
+
+def _dtype(x):
+    return keras.backend.standardize_dtype(x.dtype)
 
 
 def test_output_uses_kernel_over_sigma():
@@ -66,3 +71,17 @@ def test_reflect_padding_and_roundtrip(tmp_path):
     layer = SpectralConv2D(3, 7, padding="reflect")
     model = assert_keras_roundtrip(layer, (1, 8, 8, 2), tmp_path)
     assert model.output.shape[1:] == (8, 8, 3)
+
+
+def test_power_iteration_runs_in_the_variables_dtype():
+    """float64 layers (the training parity check) keep float64; mixed precision keeps float32."""
+    wide = SpectralConv2D(4, 3, dtype="float64")
+    wide.build((None, 5, 5, 2))
+    sigma, u = wide.sigma_and_u()
+    assert _dtype(sigma) == "float64" and _dtype(u) == "float64"
+    want, _ = _power_iteration(np.asarray(wide.kernel), np.asarray(wide.u))
+    assert float(sigma) == pytest.approx(want, rel=1e-12)
+    mixed = SpectralConv2D(4, 3, dtype="mixed_float16")
+    mixed.build((None, 5, 5, 2))
+    assert _dtype(mixed.sigma_and_u()[0]) == "float32"
+    assert _dtype(mixed(np.ones((1, 5, 5, 2), "float16"), training=True)) == "float16"

@@ -1,5 +1,6 @@
 """Pixel, parsing and GAN losses against NumPy references written here."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -10,6 +11,10 @@ from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_
 def _softmax(x):
     e = np.exp(x - x.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
+
+
+def _dtype(x):
+    return keras.backend.standardize_dtype(x.dtype)
 
 
 def test_l1_is_mean_absolute_difference():
@@ -60,3 +65,17 @@ def test_log_gan_matches_formula_and_is_stable():
 def test_unknown_gan_kind_is_refused():
     with pytest.raises(ValueError, match="lsgan"):
         discriminator_loss(np.zeros((1, 1)), np.zeros((1, 1)), "hinge")
+
+
+def test_losses_compute_in_at_least_float32():
+    """float16 inputs are widened to float32; float64 stays float64 (the parity check)."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(2, 3, 4, 3)), rng.normal(size=(2, 3, 4, 3))
+    assert _dtype(l1_loss(a.astype("float16"), b.astype("float16"))) == "float32"
+    got = l1_loss(a, b.astype("float32"))
+    assert _dtype(got) == "float64"
+    assert _dtype(discriminator_loss(a, b)) == "float64"
+    labels = rng.integers(0, 12, size=(2, 3, 4))
+    logits = rng.normal(size=(2, 3, 4, 12))
+    ce = parsing_cross_entropy(logits, np.eye(12, dtype=np.float32)[labels])
+    assert _dtype(ce) == "float64"

@@ -193,27 +193,27 @@ class ResBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, input_nc, ndf=64, n_blocks=3):
+    def __init__(self, input_nc, ndf=64, n_blocks=3, dropout=0.5):
         super().__init__()
         layers = [nn.ReflectionPad2d(3), SNConv(input_nc, ndf, 7), nn.InstanceNorm2d(ndf),
                   nn.ReLU(True),
                   SNConv(ndf, 2 * ndf, 3, 2, 1), nn.InstanceNorm2d(2 * ndf), nn.ReLU(True),
                   SNConv(2 * ndf, 4 * ndf, 3, 2, 1), nn.InstanceNorm2d(4 * ndf), nn.ReLU(True)]
-        layers += [ResBlock(4 * ndf) for _ in range(n_blocks)]
+        layers += [ResBlock(4 * ndf, dropout) for _ in range(n_blocks)]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.model(x)
 
 
-def build_netD_PB(ndf=64, n_blocks=3):
+def build_netD_PB(ndf=64, n_blocks=3, dropout=0.5):
     """Pose discriminator: input cat(P_t heatmaps (18), image (3))."""
-    return Discriminator(NUM_KEYPOINTS + 3, ndf, n_blocks)
+    return Discriminator(NUM_KEYPOINTS + 3, ndf, n_blocks, dropout)
 
 
-def build_netD_PP(ndf=64, n_blocks=3):
+def build_netD_PP(ndf=64, n_blocks=3, dropout=0.5):
     """Appearance discriminator: input cat(image (3), source image (3))."""
-    return Discriminator(6, ndf, n_blocks)
+    return Discriminator(6, ndf, n_blocks, dropout)
 
 
 # ---------------------------------------------------------------------------------------------
