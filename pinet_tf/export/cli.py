@@ -3,7 +3,7 @@
 import os
 
 
-def export(args) -> int:
+def export_command(args) -> int:
     from pinet_tf.export.savedmodel import export_from_source
 
     if (args.run is None) == (args.weights is None):
@@ -17,7 +17,7 @@ def export(args) -> int:
     return 0
 
 
-def export_tflite(args) -> int:
+def export_tflite_command(args) -> int:
     if args.calibration_samples < 1:
         raise ValueError(f"--calibration-samples must be >= 1, got {args.calibration_samples}")
     if args.quantize == "int8":  # calibration runs the float model in the LiteRT interpreter
@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                    help="model config preset (default: the one stored with the weights)")
     p.add_argument("--out", required=True, help="model base path BASE")
     p.add_argument("--version", type=int, help="version number (default: next free)")
-    p.set_defaults(func=export)
+    p.set_defaults(func=export_command)
 
     p = subparsers.add_parser("export-tflite", help="convert an export to TFLite")
     p.add_argument("--saved-model", required=True, help="an export's version folder BASE/<N>")
@@ -53,4 +53,4 @@ def register(subparsers) -> None:
                    help="signature to convert (serving_default or texture_transfer)")
     p.add_argument("--calibration-samples", type=int, default=32,
                    help="synthetic samples for int8 calibration")
-    p.set_defaults(func=export_tflite)
+    p.set_defaults(func=export_tflite_command)

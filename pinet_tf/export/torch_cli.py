@@ -50,7 +50,7 @@ def discriminator_outputs(weights_path: str):
             f"{base}.appearance_discriminator.weights.h5")
 
 
-def import_torch(args) -> int:
+def import_torch_command(args) -> int:
     from pinet_tf.export.torch_import import import_discriminators, import_generator
     from pinet_tf.models.io import sidecar_config_path
 
@@ -88,4 +88,4 @@ def register(subparsers) -> None:
                    help="folder with <epoch>_net_netD_PB.pth and <epoch>_net_netD_PP.pth")
     p.add_argument("--config", default="official",
                    help="official (the release), paper, tiny, or a ModelConfig JSON file")
-    p.set_defaults(func=import_torch)
+    p.set_defaults(func=import_torch_command)
