@@ -94,6 +94,8 @@ def export_tflite_command(args) -> int:
 
 
 def register(subparsers) -> None:
+    from pinet_tf.config import PRESETS  # light: no TensorFlow
+
     p = subparsers.add_parser(
         "import-torch", help="import the authors' PyTorch checkpoint (no torch needed)",
         description="Convert the authors' latest_net_netG.pth (and optionally the "
@@ -111,8 +113,9 @@ def register(subparsers) -> None:
     p.add_argument("--run", help="run directory (config.json + generator.weights.h5)")
     p.add_argument("--weights", help="a .weights.h5 file (config from its .config.json sidecar "
                                      "or --config)")
-    p.add_argument("--config", choices=["official", "paper", "tiny"],
-                   help="model config preset (default: the one stored with the weights)")
+    p.add_argument("--config", metavar="NAME|FILE",
+                   help=f"model preset ({', '.join(PRESETS)}) or a config JSON file "
+                        "(default: the one stored with the weights)")
     p.add_argument("--out", required=True, help="model base path BASE")
     p.add_argument("--version", type=int, help="version number (default: next free)")
     p.set_defaults(func=export_command)
