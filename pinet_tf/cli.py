@@ -35,7 +35,6 @@ VERB_MODULES = [
     "pinet_tf.training.cli",
     "pinet_tf.inference.cli",
     "pinet_tf.inference.gates",
-    "pinet_tf.export.torch_cli",
     "pinet_tf.export.cli",
     "pinet_tf.serving.cli",
     "pinet_tf.evaluation.cli",

@@ -36,6 +36,15 @@ def test_unknown_verb_exits_with_usage():
     assert e.value.code == 2
 
 
+def test_every_verb_handler_is_named_verb_command():
+    """pinet_tf/cli.py's convention: verb `make-tfrecords` -> `make_tfrecords_command`."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    names = {verb: p.get_default("func").__name__ for verb, p in sub.choices.items()}
+    assert len(names) >= 14
+    assert names == {verb: verb.replace("-", "_") + "_command" for verb in names}
+
+
 # -- fast, quiet start (#14.6) ---------------------------------------------------------------
 
 HELP_EVERY_VERB = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def synth(args) -> int:
+def synth_command(args) -> int:
     from pinet_tf.datasets import synthetic
 
     from tqdm import tqdm
@@ -18,7 +18,7 @@ def synth(args) -> int:
     return 0
 
 
-def make_tfrecords(args) -> int:
+def make_tfrecords_command(args) -> int:
     from pinet_tf.datasets import tfrecords
 
     manifest = tfrecords.convert(args.data, args.out, shards=args.shards,
@@ -29,7 +29,7 @@ def make_tfrecords(args) -> int:
     return 0
 
 
-def convert_parsing(args) -> int:
+def convert_parsing_command(args) -> int:
     from pinet_tf.datasets import parsing_labels
 
     n = parsing_labels.convert_directory(args.input, args.out, args.labels, progress=True)
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-fraction", type=float, default=0.1,
                    help="share of identities (disjoint) put in the test split")
-    p.set_defaults(func=synth)
+    p.set_defaults(func=synth_command)
 
     p = subparsers.add_parser("make-tfrecords",
                               help="convert a data set in the authors' layout to pair TFRecords")
@@ -59,7 +59,7 @@ def register(subparsers) -> None:
                    help="shards per split (default: one per 2000 pairs)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes writing shards in parallel (default 1)")
-    p.set_defaults(func=make_tfrecords)
+    p.set_defaults(func=make_tfrecords_command)
 
     p = subparsers.add_parser("convert-parsing",
                               help="map 20-label CIHP/LIP parser output to the 12 parsing classes")
@@ -67,4 +67,4 @@ def register(subparsers) -> None:
                    help="label set of the parser that made the maps (they differ at label 10)")
     p.add_argument("--input", required=True, help="directory of single-channel label PNGs")
     p.add_argument("--out", required=True, help="output directory (e.g. DATA/trainSPL2)")
-    p.set_defaults(func=convert_parsing)
+    p.set_defaults(func=convert_parsing_command)

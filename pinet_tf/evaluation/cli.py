@@ -20,7 +20,7 @@ def _env(name, value):
                 os.environ[name] = old
 
 
-def run_evaluate(args) -> int:
+def evaluate_command(args) -> int:
     from pinet_tf.evaluation.evaluator import evaluate
     from pinet_tf.utils.weights import ENV_DIR
 
@@ -69,4 +69,4 @@ def register(subparsers) -> None:
     p.add_argument("--grid", type=int, default=4, help="best/worst pairs in the grid picture "
                                                       "(0: no picture)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_evaluate)
+    p.set_defaults(func=evaluate_command)

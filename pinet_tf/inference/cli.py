@@ -127,11 +127,14 @@ def texture_command(args) -> int:
 
 
 def _common(p, grid: bool = True):
+    from pinet_tf.config import PRESETS  # light: no TensorFlow
+
     p.add_argument("--model", required=True,
                    help="RUN_DIR, a .weights.h5 file (with its .config.json) or a SavedModel "
                         "directory")
-    p.add_argument("--config", default=None, choices=["official", "paper", "tiny"],
-                   help="model config when a weights file has no .config.json beside it")
+    p.add_argument("--config", default=None, metavar="NAME|FILE",
+                   help=f"model preset ({', '.join(PRESETS)}) or a config JSON file, for a "
+                        "weights file with no .config.json beside it")
     p.add_argument("--fit", default="pad", choices=FIT_MODES,
                    help="fit photos to the model's aspect ratio by padding (whole photo) or "
                         "centre-cropping (default: %(default)s)")

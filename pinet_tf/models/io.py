@@ -14,7 +14,7 @@ The discriminators sit beside their generator: in a run directory as `RUN_POSE_D
 import os
 import re
 
-from pinet_tf.config import ModelConfig
+from pinet_tf.config import ModelConfig, resolve_config
 from pinet_tf.models.generators import build_generator
 from pinet_tf.utils.atomic import atomic_path
 
@@ -90,10 +90,8 @@ def resolve_weights(source: str, config=None):
         weights, cfg_path = source, sidecar_config_path(source)
     if not os.path.exists(weights):
         raise FileNotFoundError(f"generator weights not found: {weights}")
-    if isinstance(config, ModelConfig):
-        cfg = config
-    elif isinstance(config, str):
-        cfg = ModelConfig.preset(config)
+    if isinstance(config, (ModelConfig, str)):
+        cfg = resolve_config(config)  # a preset name or a config JSON file
     elif os.path.exists(cfg_path):
         cfg = ModelConfig.load(cfg_path)
     else:

@@ -10,7 +10,7 @@ import signal
 SERVING_MODULES = ("grpc", "tensorflow_serving.apis.prediction_service_pb2_grpc")
 
 
-def serve(args) -> int:
+def serve_command(args) -> int:
     from pinet_tf.utils.extras import require_extra
     require_extra("serve", "serving", *SERVING_MODULES)
     from pinet_tf.serving.server import ModelServer
@@ -61,7 +61,7 @@ def _read_parsing(path: str):
     return labels.astype(np.uint8)
 
 
-def client(args) -> int:
+def client_command(args) -> int:
     from pinet_tf.utils.extras import require_extra
     require_extra("client", "serving", *SERVING_MODULES)
     import numpy as np
@@ -124,7 +124,7 @@ def register(subparsers) -> None:
                    help="REST: seconds a whole request (headers and body) may take to arrive")
     p.add_argument("--grace-seconds", type=float, default=10.0,
                    help="on SIGTERM, time given to in-flight requests")
-    p.set_defaults(func=serve)
+    p.set_defaults(func=serve_command)
 
     p = subparsers.add_parser("client", help="one pose transfer through a gRPC server")
     p.add_argument("--server", required=True, help="HOST:PORT")
@@ -137,4 +137,4 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--out-parsing", help="also write the predicted target parsing (label PNG)")
     p.add_argument("--timeout", type=float, default=60.0)
-    p.set_defaults(func=client)
+    p.set_defaults(func=client_command)

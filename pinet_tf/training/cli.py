@@ -53,9 +53,9 @@ def configs(args):
     return cfg, TrainConfig(**options)
 
 
-def train(args) -> int:
+def train_command(args) -> int:
     from pinet_tf.training.callbacks import NonFiniteLossError
-    from pinet_tf.training.run import train as run_train
+    from pinet_tf.training.run import train
 
     if args.resume:
         from pinet_tf.config import resolve_config
@@ -64,7 +64,7 @@ def train(args) -> int:
     else:
         cfg, train_cfg = configs(args)
     try:
-        result = run_train(cfg, train_cfg, args.out, data=args.data, resume=args.resume,
+        result = train(cfg, train_cfg, args.out, data=args.data, resume=args.resume,
                            verbose=args.verbose)
     except NonFiniteLossError as e:
         print(f"pinet-tf train: {e}")
@@ -135,4 +135,4 @@ def register(subparsers) -> None:
     p.add_argument("--image-every", type=int, default=None)
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
-    p.set_defaults(func=train)
+    p.set_defaults(func=train_command)

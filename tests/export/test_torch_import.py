@@ -82,10 +82,10 @@ def test_imported_generator_matches_the_pytorch_reference(imported, expected):
 
 
 def test_imported_discriminators_match_the_pytorch_reference(imported, expected, fixture_cfg):
-    from pinet_tf.export.torch_cli import discriminator_outputs
+    from pinet_tf.models.io import discriminator_weights_paths
     from pinet_tf.models import build_appearance_discriminator, build_pose_discriminator
 
-    pb_path, pp_path = discriminator_outputs(imported)
+    pb_path, pp_path = discriminator_weights_paths(imported)
     dp, da = build_pose_discriminator(fixture_cfg), build_appearance_discriminator(fixture_cfg)
     dp.load_weights(pb_path)
     da.load_weights(pp_path)

@@ -45,3 +45,18 @@ def test_clear_errors(tmp_path):
         load_generator(path, ModelConfig(name="other", image_height=16, image_width=12, ngf=16))
     with pytest.raises(ValueError, match="must end in .weights.h5"):
         save_generator(g, CFG, str(tmp_path / "g.h5"))
+
+
+def test_resolve_weights_takes_a_config_file_as_well_as_a_preset(tmp_path):
+    """`export --config` / `transfer --config`: a preset name or a ModelConfig JSON file."""
+    from pinet_tf.config import ModelConfig
+    from pinet_tf.models.io import resolve_weights
+
+    weights = tmp_path / "g.weights.h5"
+    weights.write_bytes(b"")
+    cfg_file = tmp_path / "mine.json"
+    ModelConfig.preset("tiny").save(str(cfg_file))
+    assert resolve_weights(str(weights), "tiny")[1] == ModelConfig.preset("tiny")
+    assert resolve_weights(str(weights), str(cfg_file))[1] == ModelConfig.preset("tiny")
+    with pytest.raises(FileNotFoundError, match="no such config file"):
+        resolve_weights(str(weights), str(tmp_path / "missing.json"))
