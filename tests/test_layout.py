@@ -2,7 +2,7 @@
 
 - A module of `pinet_tf` imports only from its own subpackage, from subpackages earlier in ORDER,
   or from `pinet_tf.config` (the shared vocabulary, importable everywhere; it imports nothing of
-  the package itself). Imports inside functions (the lazy imports of the CLI verbs) obey the same
+  the package but `pinet_tf.utils`, which has no model knowledge; the package root likewise). Imports inside functions (the lazy imports of the CLI verbs) obey the same
   rule: laziness buys start-up time, never a way around the order.
 - No file in `pinet_tf/` is longer than MAX_LINES; the ones that still are carry a strict xfail
   naming the issue, so the mark has to go when the file is split.
@@ -79,8 +79,9 @@ def test_imports_follow_the_order(rel):
             wrong.append(f"line {line}: {module} (the package root imports nothing)")
         if target is None or target == me:
             continue
-        if me == "__init__" or me == "config":
-            wrong.append(f"line {line}: {module} ({me} imports nothing of the package)")
+        if me in ("__init__", "config"):
+            if target != "utils":
+                wrong.append(f"line {line}: {module} ({me} imports only pinet_tf.utils)")
         elif target != "config" and ORDER.index(target) > ORDER.index(me):
             wrong.append(f"line {line}: {module} ({target} comes after {me})")
     assert not wrong, f"pinet_tf/{rel} imports from further down: " + "; ".join(wrong)

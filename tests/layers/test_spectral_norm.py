@@ -58,9 +58,12 @@ def test_authors_mode_updates_u_in_eval_too():
 
 
 def test_sigma_converges_to_largest_singular_value():
+    # Power iteration converges at the rate (s2/s1)^k: seeded, so the draw (and the number of
+    # iterations it needs) does not depend on the tests that ran before.
+    keras.utils.set_random_seed(0)
     layer = SpectralConv2D(8, 3)
     layer.build((None, 6, 6, 5))
-    for _ in range(50):
+    for _ in range(200):
         layer(np.zeros((1, 6, 6, 5), "float32"), training=True)
     sigma, _ = layer.sigma_and_u()
     top = np.linalg.svd(np.asarray(layer.kernel).reshape(-1, 8), compute_uv=False)[0]
