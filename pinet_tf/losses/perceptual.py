@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from pinet_tf.losses.pixel import wide
 from pinet_tf.utils import weights as wlib
 
 #: The paper's layers relu1_1..relu5_1, each weighted 1 (the overall weight is lambda_2 = 0.5).
@@ -198,7 +199,7 @@ class VGGPerceptualLoss:
             feats = [feats]
         total = 0.0
         for alpha, f in zip(self.alphas, feats):
-            f = ops.cast(f, "float32")
+            f = wide(f)
             g, t = ops.split(f, 2, axis=0)
             total = total + alpha * ops.mean(ops.abs(g - ops.stop_gradient(t)))
         return total

@@ -13,7 +13,7 @@ the GAN loss averages over all of it, as in the authors' code. Instance norm is
 import keras
 
 from pinet_tf.config import NUM_KEYPOINTS, ModelConfig
-from pinet_tf.layers import SpectralConv2D, SymmetricPadding2D
+from pinet_tf.layers import SpectralConv2D, SymmetricPadding2D, output_dtype
 
 
 def _conv(cfg, filters, kernel, strides, padding, name):
@@ -44,7 +44,7 @@ def _resnet_discriminator(x, cfg: ModelConfig, prefix: str):
         y = _conv(cfg, 4 * ndf, 3, 1, "reflect", f"{name}_conv2")(y)
         y = _instance_norm(f"{name}_norm2")(y)
         x = keras.layers.Add(name=f"{name}_add")([x, y])
-    return keras.layers.Activation("linear", dtype="float32", name="score")(x)
+    return keras.layers.Activation("linear", dtype=output_dtype(), name="score")(x)
 
 
 def build_pose_discriminator(cfg: ModelConfig) -> keras.Model:

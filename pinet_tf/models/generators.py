@@ -14,15 +14,16 @@ import keras
 from keras import ops
 
 from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS, ModelConfig
-from pinet_tf.layers import GatedConv2D, GatedUpsample2D, SelfAttention
+from pinet_tf.layers import GatedConv2D, GatedUpsample2D, SelfAttention, output_dtype
 
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
 class ClipImage(keras.layers.Layer):
-    """Clamp to [-1, 1] (the authors' output; no tanh) and return float32 under mixed precision."""
+    """Clamp to [-1, 1] (the authors' output; no tanh), in at least float32 (float32 under mixed
+    precision, float64 in a float64 run)."""
 
     def call(self, x):
-        return ops.clip(ops.cast(x, "float32"), -1.0, 1.0)
+        return ops.clip(ops.cast(x, keras.backend.result_type(x.dtype, "float32")), -1.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
@@ -39,7 +40,8 @@ class ParsingGuide(keras.layers.Layer):
 
     def call(self, logits):
         logits = ops.stop_gradient(logits)
-        return ops.softmax(ops.cast(logits, "float32"), axis=-1) if self.feed == "softmax" \
+        return ops.softmax(
+            ops.cast(logits, keras.backend.result_type(logits.dtype, "float32")), axis=-1) if self.feed == "softmax" \
             else logits
 
     def get_config(self):
@@ -95,7 +97,8 @@ def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
     inputs = _inputs(cfg, PARSING_GENERATOR_INPUTS)
     x = keras.layers.Concatenate(name="gp_inputs")([inputs[k] for k in PARSING_GENERATOR_INPUTS])
     logits = _encoder_decoder(x, cfg, cfg.parsing_encoder_widths, NUM_CLASSES, "gp")
-    logits = keras.layers.Activation("linear", dtype="float32", name="parsing_logits")(logits)
+    logits = keras.layers.Activation("linear", dtype=output_dtype(),
+                                     name="parsing_logits")(logits)
     return keras.Model(inputs, {"parsing_logits": logits}, name="parsing_generator")
 
 
