@@ -4,7 +4,7 @@ Names are imported lazily, so `pinet-tf --help` (which imports `pinet_tf.models.
 load TensorFlow.
 """
 
-import importlib
+from pinet_tf.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "build_appearance_discriminator": "pinet_tf.models.discriminators",
@@ -18,7 +18,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pinet_tf.models' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -10,7 +10,7 @@
 Names are imported lazily, so `pinet-tf --help` does not load TensorFlow.
 """
 
-import importlib
+from pinet_tf.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "PINetTrainer": "pinet_tf.training.trainer",
@@ -30,7 +30,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pinet_tf.training' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -27,24 +27,25 @@ import numpy as np
 
 
 # -- paths, text, JSON -----------------------------------------------------------------------------
-def check_file(path, what: str) -> str:
-    """`path` must be a file: a missing one or a folder is said as such."""
+def _check_kind(path, what: str, folder: bool) -> str:
     path = os.fspath(path)
-    if os.path.isfile(path):
+    if (os.path.isdir if folder else os.path.isfile)(path):
         return path
-    if os.path.isdir(path):
+    if folder and os.path.exists(path):
+        raise NotADirectoryError(f"{path}: is a file, expected the {what} (a folder)")
+    if not folder and os.path.isdir(path):
         raise IsADirectoryError(f"{path}: is a folder, expected the {what} (a file)")
     raise FileNotFoundError(f"{what} not found: {path}")
 
 
+def check_file(path, what: str) -> str:
+    """`path` must be a file: a missing one or a folder is said as such."""
+    return _check_kind(path, what, folder=False)
+
+
 def check_dir(path, what: str) -> str:
     """`path` must be a folder: a missing one or a file is said as such."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        return path
-    if os.path.exists(path):
-        raise NotADirectoryError(f"{path}: is a file, expected the {what} (a folder)")
-    raise FileNotFoundError(f"{what} not found: {path}")
+    return _check_kind(path, what, folder=True)
 
 
 def check_writable(path, what: str, folder: bool = False) -> str:
