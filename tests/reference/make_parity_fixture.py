@@ -18,7 +18,14 @@ import os
 import sys
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ModuleNotFoundError:  # run as a tool without torch: one line naming the extra
+    if __name__ == "__main__":
+        sys.exit(f"python -m tests.reference.make_parity_fixture needs the torch extra: "
+                 'pip install -e ".[torch]"')
+    raise
 
 from tests.reference import official_step as S
 from tests.reference import pinet_torch as R
