@@ -19,13 +19,10 @@ import sys
 
 import numpy as np
 
-try:
-    import torch
-except ModuleNotFoundError:  # run as a tool without torch: one line naming the extra
-    if __name__ == "__main__":
-        sys.exit(f"python -m tests.reference.make_parity_fixture needs the torch extra: "
-                 'pip install -e ".[torch]"')
-    raise
+from tests.reference import exit_unless_torch
+
+exit_unless_torch(__name__, __spec__)
+import torch  # noqa: E402
 
 from tests.reference import official_step as S
 from tests.reference import pinet_torch as R
