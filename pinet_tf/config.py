@@ -46,6 +46,13 @@ _FEEDS = ("logits", "softmax")
 CONVOLUTIONS = ("gated", "vanilla")
 #: The presets' names, in the order CLIs list them (`ModelConfig.preset`, `resolve_config`).
 PRESETS = ("official", "paper", "small", "tiny")
+#: `ModelConfig.output_clamp`: how G_i's output is held in [-1, 1]. "hard" is the authors' clamp
+#: (zero gradient wherever the output is saturated, so a region pushed past -1 early in training,
+#: typically a dark garment or hair, can never come back and stays exactly black). "straight_through"
+#: clamps the same way in the forward pass but passes the gradient through unchanged, so saturated
+#: pixels keep learning. A non-official option (the forward pass is identical; only training
+#: differs); the `small` preset uses it, the official and paper presets never do.
+OUTPUT_CLAMPS = ("hard", "straight_through")
 
 
 def dataclass_from_dict(cls, d: dict):
@@ -75,6 +82,8 @@ class ModelConfig:
     # "gated" (PINet) or "vanilla": every gated convolution of both generators becomes a plain
     # convolution of the same geometry and width (paper Table 3, "w/ VC"); any preset takes it.
     convolution: str = "gated"
+    # "hard" (authors) or "straight_through" (same forward pass; gradient through the clamp).
+    output_clamp: str = "hard"
     ndf: int = 64
     discriminator_blocks: int = 3
     discriminator_dropout: float = 0.5
@@ -92,6 +101,9 @@ class ModelConfig:
         if self.convolution not in CONVOLUTIONS:
             raise ValueError(
                 f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")
+        if self.output_clamp not in OUTPUT_CLAMPS:
+            raise ValueError(
+                f"output_clamp must be one of {OUTPUT_CLAMPS}, got {self.output_clamp!r}")
         if self.output_kernel_size not in (3, 7):
             raise ValueError(f"output_kernel_size must be 3 or 7, got {self.output_kernel_size}")
         if not 0 <= self.discriminator_dropout < 1:
@@ -138,9 +150,10 @@ class ModelConfig:
     @classmethod
     def small(cls) -> "ModelConfig":
         """128x88, ngf 24: the quality benchmark's size (`benchmarks/quality.py`), between `tiny`
-        and `official`; about 9x tiny's cost per step."""
+        and `official`; about 9x tiny's cost per step. Its output clamp is straight-through
+        (`OUTPUT_CLAMPS`), so dark garments do not freeze at black."""
         return cls(name="small", image_height=128, image_width=88, ngf=24, ndf=24,
-                   discriminator_blocks=2, parsing_feed="softmax")
+                   discriminator_blocks=2, parsing_feed="softmax", output_clamp="straight_through")
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":

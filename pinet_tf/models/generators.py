@@ -20,10 +20,25 @@ from pinet_tf.layers import GatedConv2D, GatedUpsample2D, SelfAttention, output_
 @keras.saving.register_keras_serializable(package="pinet_tf")
 class ClipImage(keras.layers.Layer):
     """Clamp to [-1, 1] (the authors' output; no tanh), in at least float32 (float32 under mixed
-    precision, float64 in a float64 run)."""
+    precision, float64 in a float64 run).
+
+    `straight_through=True` gives the same values but passes the gradient through the clamp
+    unchanged (`ModelConfig.output_clamp`; the authors' hard clamp has zero gradient where the
+    output is saturated)."""
+
+    def __init__(self, straight_through=False, **kwargs):
+        super().__init__(**kwargs)
+        self.straight_through = bool(straight_through)
 
     def call(self, x):
-        return ops.clip(ops.cast(x, keras.backend.result_type(x.dtype, "float32")), -1.0, 1.0)
+        x = ops.cast(x, keras.backend.result_type(x.dtype, "float32"))
+        clipped = ops.clip(x, -1.0, 1.0)
+        if self.straight_through:
+            return x + ops.stop_gradient(clipped - x)
+        return clipped
+
+    def get_config(self):
+        return {**super().get_config(), "straight_through": self.straight_through}
 
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
@@ -107,7 +122,7 @@ def build_image_generator(cfg: ModelConfig) -> keras.Model:
     inputs = _inputs(cfg, IMAGE_GENERATOR_INPUTS)
     x = keras.layers.Concatenate(name="gi_inputs")([inputs[k] for k in IMAGE_GENERATOR_INPUTS])
     x = _encoder_decoder(x, cfg, cfg.image_encoder_widths, 3, "gi")
-    image = ClipImage(name="image")(x)
+    image = ClipImage(straight_through=cfg.output_clamp == "straight_through", name="image")(x)
     return keras.Model(inputs, {"image": image}, name="image_generator")
 
 

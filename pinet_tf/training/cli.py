@@ -50,6 +50,8 @@ def configs(args):
         cfg = dataclasses.replace(cfg, discriminator_dropout=args.discriminator_dropout)
     if args.convolution is not None:
         cfg = dataclasses.replace(cfg, convolution=args.convolution)
+    if args.output_clamp is not None:
+        cfg = dataclasses.replace(cfg, output_clamp=args.output_clamp)
     return cfg, TrainConfig(**options)
 
 
@@ -81,7 +83,7 @@ def train_command(args) -> int:
 
 
 def register(subparsers) -> None:
-    from pinet_tf.config import CONVOLUTIONS, PRESETS
+    from pinet_tf.config import CONVOLUTIONS, OUTPUT_CLAMPS, PRESETS
     from pinet_tf.training.config import RECIPES, SCHEDULES
 
     p = subparsers.add_parser(
@@ -122,6 +124,10 @@ def register(subparsers) -> None:
     p.add_argument("--convolution", choices=CONVOLUTIONS, default=None,
                    help="the paper's gated convolution (default) or the 'vanilla' ablation: "
                         "plain convolutions of the same geometry (paper Table 3)")
+    p.add_argument("--output-clamp", choices=OUTPUT_CLAMPS, default=None,
+                   help="'hard' (the authors' clamp, zero gradient where saturated) or "
+                        "'straight_through' (same output, gradient passed through; not "
+                        "official). Default: the config's")
     p.add_argument("--no-shuffle", action="store_true", help="feed the train split in record "
                    "order (step k: pairs kB..kB+B-1) instead of seeded shuffling")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 with loss "
