@@ -151,3 +151,33 @@ def test_vanilla_convolution_is_a_plain_conv_with_the_same_outputs(tmp_path):
 def test_unknown_convolution_is_refused():
     with pytest.raises(ValueError, match="convolution must be one of"):
         _variant(ModelConfig.tiny(), convolution="deformable")
+
+
+def test_straight_through_clamp_same_output_gradient_where_saturated():
+    """`output_clamp="straight_through"`: the forward values equal the authors' hard clamp, but
+    saturated pixels still get the gradient (the hard clamp gives exactly 0 there)."""
+    import tensorflow as tf
+
+    from pinet_tf.models.generators import ClipImage
+
+    x = tf.constant([[-3.0, -1.0, -0.5, 0.0, 0.7, 2.5]])
+    grads = {}
+    for straight in (False, True):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = ClipImage(straight_through=straight)(x)
+            loss = tf.reduce_sum(y * tf.constant([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]))
+        grads[straight] = tape.gradient(loss, x).numpy()
+        np.testing.assert_array_equal(y.numpy(), np.clip(x.numpy(), -1, 1))
+    assert grads[False][0, 0] == 0 and grads[False][0, 5] == 0
+    np.testing.assert_array_equal(grads[True], [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    layer = ClipImage(straight_through=True)
+    assert ClipImage.from_config(layer.get_config()).straight_through
+
+
+def test_small_preset_uses_straight_through_official_never():
+    assert ModelConfig.small().output_clamp == "straight_through"
+    assert ModelConfig.official().output_clamp == "hard"
+    assert ModelConfig.paper().output_clamp == "hard"
+    with pytest.raises(ValueError, match="output_clamp must be one of"):
+        ModelConfig(output_clamp="soft")
