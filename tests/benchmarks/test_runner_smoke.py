@@ -5,7 +5,6 @@ torch stage skipped as if torch were absent); the rest works on hand-made stage 
 hand-computed FLOP counts, so it is fast and exact.
 """
 
-import ast
 import json
 import math
 import os
@@ -265,36 +264,6 @@ def test_committed_tables_are_reproducible_from_the_committed_results():
     with open(os.path.join(os.path.dirname(BENCH), "README.md")) as f:
         readme = f.read()
     assert f"{to_markdown.START}\n{text}{to_markdown.END}" in readme
-
-
-def test_benchmark_modules_import_without_a_cycle():
-    graph = {}
-    for folder, _, files in os.walk(BENCH):
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(folder, name)
-            module = os.path.relpath(path, os.path.dirname(BENCH))[:-3].replace(os.sep, ".")
-            module = module.removesuffix(".__init__")
-            with open(path) as f:
-                tree = ast.parse(f.read())
-            graph[module] = {node.module for node in ast.walk(tree)
-                             if isinstance(node, ast.ImportFrom) and node.module
-                             and node.module.startswith("benchmarks")}
-            graph[module] |= {f"benchmarks.{a.name}" for node in ast.walk(tree)
-                              if isinstance(node, ast.ImportFrom) and node.module == "benchmarks"
-                              for a in node.names}
-            graph[module].discard("benchmarks")
-
-    def visit(module, trail):
-        assert module not in trail, " -> ".join(trail + [module])
-        for dep in graph.get(module, ()):
-            visit(dep, trail + [module])
-
-    for module in graph:
-        visit(module, [])
-    assert max(sum(1 for _ in open(os.path.join(folder, n)))
-               for folder, _, files in os.walk(BENCH) for n in files if n.endswith(".py")) <= 400
 
 
 def test_bad_size_is_refused():
