@@ -70,12 +70,14 @@ def script_parser(doc: str, run_help: str) -> argparse.ArgumentParser:
     return p
 
 
-def torch_reference():
-    """`tests/reference/pinet_torch`: our port of the authors' networks (parity-tested)."""
+def torch_reference(name: str = "pinet_torch"):
+    """A module of `tests/reference/` (imported from the repository root), the code the parity
+    tests use: `pinet_torch` (our port of the authors' networks), `official_step` (their
+    training iteration)."""
+    import importlib
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    from tests.reference import pinet_torch
-    return pinet_torch
+    return importlib.import_module(f"tests.reference.{name}")
 
 
 # -- models ----------------------------------------------------------------------------------

@@ -226,13 +226,30 @@ def test_flop_counts_match_the_spec_the_keras_models_and_a_hand_count():
         _keras_flop(build_appearance_discriminator(tiny)))
 
 
-def test_torch_train_step_runs_whole_iterations():
+def test_torch_train_step_is_the_authors_step_from_tests_reference(monkeypatch):
     pytest.importorskip("torch")
     from benchmarks.stages.train_torch import torch_train_step
-    step = torch_train_step(common.model_config("tiny", "32x24"), batch=1)
+    from tests.reference import official_step
+
+    calls = []
+
+    def recorded(netG, netD_PB, netD_PP, optimizers, vgg, batch):
+        calls.append({"nets": (netG, netD_PB, netD_PP), "batch": batch})
+        calls[-1]["losses"] = real(netG, netD_PB, netD_PP, optimizers, vgg, batch)
+        return calls[-1]["losses"]
+
+    real = official_step.official_step
+    monkeypatch.setattr(official_step, "official_step", recorded)
+    cfg = common.model_config("tiny", "32x24")
+    step = torch_train_step(cfg, batch=2)
     losses = [step(), step()]
+    assert [c["losses"]["g_total"] for c in calls] == losses  # the step is official_step's
     assert all(math.isfinite(v) and v > 0 for v in losses)
     assert losses[0] != losses[1]  # a second iteration: updated weights (and new D dropout)
+    netG, netD_PB, _ = calls[0]["nets"]
+    assert netG.training and netD_PB.training  # train mode, as the authors train
+    assert tuple(calls[0]["batch"]["P1"].shape) == (2, 3, 32, 24)
+    assert tuple(calls[0]["batch"]["KP2"].shape) == (2, 18, 32, 24)
 
 
 def test_markdown_table_and_readme_markers(tmp_path):
