@@ -1,4 +1,5 @@
-"""What every stage shares: thread set-up, configs, inputs, timing, FLOP counting, results I/O.
+"""What every stage shares: set-up, configs, models to export, inputs, timing, FLOP counting,
+results I/O.
 
 Imports nothing else of `benchmarks` (stages, the registry and the runner import it), and no
 framework at module level: a torch child never loads TF and a TF child never loads torch.
@@ -13,6 +14,7 @@ generator's loss); see `train_step_flop`.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import platform
@@ -55,12 +57,65 @@ def model_config(name: str, size: str | None):
     return cfg
 
 
-def torch_reference():
-    """`tests/reference/pinet_torch`: our port of the authors' networks (parity-tested)."""
+def script_parser(doc: str, run_help: str) -> argparse.ArgumentParser:
+    """The command line of a standalone benchmark script (`python -m benchmarks.NAME`): TF's
+    start-up lines hidden, and the options every script has (--config, --run, --out); the
+    description is the first line of `doc`."""
+    from pinet_tf.config import PRESETS
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--config", default="tiny", choices=PRESETS)
+    p.add_argument("--run", help=run_help)
+    p.add_argument("--out", help="write the results JSON here (default: print only)")
+    return p
+
+
+def torch_reference(name: str = "pinet_torch"):
+    """A module of `tests/reference/` (imported from the repository root), the code the parity
+    tests use: `pinet_torch` (our port of the authors' networks), `official_step` (their
+    training iteration)."""
+    import importlib
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    from tests.reference import pinet_torch
-    return pinet_torch
+    return importlib.import_module(f"tests.reference.{name}")
+
+
+# -- models ----------------------------------------------------------------------------------
+
+def calibrated_random_generator(cfg, seed=0):
+    """Random weights, BN moving statistics from one training-mode batch of synthetic people."""
+    import keras
+    import numpy as np
+
+    from pinet_tf.export.tflite import synthetic_inputs
+    from pinet_tf.models import build_generator
+    from pinet_tf.models.transfer import pose_inputs
+
+    keras.utils.set_random_seed(seed)
+    generator = build_generator(cfg)
+    items = synthetic_inputs(cfg, 4, seed + 100)
+    x = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
+    inputs = pose_inputs(cfg, x["source_image"], x["source_parsing"], x["source_keypoints"],
+                         x["target_keypoints"])
+    bns = [l for l in generator._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    generator(inputs, training=True)
+    for layer in bns:
+        layer.momentum = 0.9
+    return generator
+
+
+def export_model(cfg, base, run=None):
+    """Export the run's generator (or calibrated random weights) to base/1: (path, its config)."""
+    from pinet_tf.export.savedmodel import export_saved_model
+    from pinet_tf.models.io import load_generator
+
+    if run:
+        generator, cfg = load_generator(run)
+    else:
+        generator = calibrated_random_generator(cfg)
+    return export_saved_model(generator, cfg, base), cfg
 
 
 # -- inputs ----------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ config: at 256x176 a CPU request takes ~2 s and the round measures the model, no
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,12 +21,14 @@ import time
 
 import numpy as np
 
+from benchmarks.common import export_model, script_parser, time_calls, write_json
+
 
 def _percentile(values, q):
     return float(np.percentile(np.asarray(values), q))
 
 
-def measure_serving(base: str, clients=(1, 8), requests: int = 50, threads_per_call=None) -> dict:
+def measure_serving(base: str, clients=(1, 8), requests: int = 50) -> dict:
     import tensorflow as tf
 
     from pinet_tf.export.savedmodel import list_versions, load_export_config
@@ -41,14 +41,9 @@ def measure_serving(base: str, clients=(1, 8), requests: int = 50, threads_per_c
     one = synthetic_inputs(cfg, 1, seed=5)[0]
     loaded = tf.saved_model.load(os.path.join(base, str(version)))
     fn = loaded.signatures["serving_default"]
-    fn(**one)
-    direct = []
-    for _ in range(min(requests, 20)):
-        start = time.perf_counter()
-        fn(**one)
-        direct.append(time.perf_counter() - start)
+    direct = time_calls(lambda: fn(**one), min(requests, 20))
     result = {"config": cfg.name, "image_size": list(cfg.image_size), "requests_per_client":
-              requests, "direct_savedmodel_p50_s": _percentile(direct, 50), "rounds": {}}
+              requests, "direct_savedmodel_p50_s": direct["median_s"], "rounds": {}}
     server = ModelServer(base, host="127.0.0.1", port=0, max_workers=max(clients),
                          max_concurrent_rpcs=4 * max(clients)).start()
     try:
@@ -91,26 +86,19 @@ def measure_serving(base: str, clients=(1, 8), requests: int = 50, threads_per_c
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, root)
+    p = script_parser(__doc__, run_help="RUN_DIR to export (default: random weights)")
     from pinet_tf.config import ModelConfig
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", help="an existing model base path (default: export one)")
-    p.add_argument("--config", default="tiny", choices=["official", "paper", "tiny"])
-    p.add_argument("--run", help="RUN_DIR to export (default: random weights)")
     p.add_argument("--requests", type=int, default=50, help="requests per client")
     p.add_argument("--clients", default="1,8")
-    p.add_argument("--out", help="write the JSON here")
     args = p.parse_args(argv)
     clients = tuple(int(c) for c in args.clients.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         base = args.base
         if base is None:
-            from benchmarks.tflite import make_export
             base = os.path.join(tmp, "pinet")
-            make_export(ModelConfig.preset(args.config), base, args.run)
+            export_model(ModelConfig.preset(args.config), base, args.run)
         result = measure_serving(base, clients, args.requests)
     print(f"{result['config']} {result['image_size']}: direct SavedModel call p50 "
           f"{result['direct_savedmodel_p50_s'] * 1e3:.1f} ms")
@@ -119,8 +107,7 @@ def main(argv=None) -> int:
         print(f"{r['clients']:>7} {r['requests_per_s']:8.1f} {r['p50_s'] * 1e3:8.1f} "
               f"{r['p99_s'] * 1e3:8.1f} {r['errors']:>6}")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.out, result)
     return 0
 
 

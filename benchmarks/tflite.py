@@ -14,62 +14,16 @@ on trained weights).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 
 import numpy as np
 
+from benchmarks.common import export_model, script_parser, time_calls, write_json
+
 VARIANTS = {"fp32": "none", "fp16": "float16", "dynamic-int8": "dynamic-int8", "int8": "int8"}
-
-
-def calibrated_random_generator(cfg, seed=0):
-    """Random weights, BN moving statistics from one training-mode batch of synthetic people."""
-    import keras
-
-    from pinet_tf.export.tflite import synthetic_inputs
-    from pinet_tf.models import build_generator
-    from pinet_tf.models.transfer import pose_inputs
-
-    keras.utils.set_random_seed(seed)
-    generator = build_generator(cfg)
-    items = synthetic_inputs(cfg, 4, seed + 100)
-    x = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
-    inputs = pose_inputs(cfg, x["source_image"], x["source_parsing"], x["source_keypoints"],
-                         x["target_keypoints"])
-    bns = [l for l in generator._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in bns:
-        layer.momentum = 0.0
-    generator(inputs, training=True)
-    for layer in bns:
-        layer.momentum = 0.9
-    return generator
-
-
-def make_export(cfg, base, run=None):
-    """Export the run's generator (or calibrated random weights) to base/1; returns the path."""
-    from pinet_tf.export.savedmodel import export_saved_model
-    from pinet_tf.models.io import load_generator
-
-    if run:
-        generator, cfg = load_generator(run)
-    else:
-        generator = calibrated_random_generator(cfg)
-    return export_saved_model(generator, cfg, base), cfg
-
-
-def _median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) -> dict:
@@ -80,7 +34,7 @@ def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) 
     if quick:
         repeats, samples = min(repeats, 2), min(samples, 2)
     with tempfile.TemporaryDirectory() as tmp:
-        path, cfg = make_export(cfg, os.path.join(tmp, "pinet"), run)
+        path, cfg = export_model(cfg, os.path.join(tmp, "pinet"), run)
         items = tflite.synthetic_inputs(cfg, samples, seed=99)
         held_out = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
         loaded = tf.saved_model.load(path)
@@ -89,7 +43,7 @@ def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) 
         one = items[0]
         result = {"config": cfg.name, "image_size": list(cfg.image_size), "threads": threads,
                   "weights": f"trained ({run})" if run else "random, BN-calibrated",
-                  "savedmodel": {"median_s": _median_time(lambda: fn(**one), repeats),
+                  "savedmodel": {"median_s": time_calls(lambda: fn(**one), repeats)["median_s"],
                                  "variables_mb": sum(os.path.getsize(os.path.join(d, f))
                                                      for d, _, fs in os.walk(
                                                          os.path.join(path, "variables"))
@@ -103,7 +57,7 @@ def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) 
             out = runner(**held_out)
             result["variants"][name] = {
                 "quantize": mode, "size_mb": len(blob) / 1e6, "convert_s": convert_s,
-                "median_s": _median_time(lambda: runner(**one), repeats),
+                "median_s": time_calls(lambda: runner(**one), repeats)["median_s"],
                 "psnr_db": tflite.psnr_uint8(out["image"], reference["image"]),
                 "parsing_agreement": float(np.mean(out["parsing"] == reference["parsing"])),
             }
@@ -111,17 +65,12 @@ def measure_tflite(cfg, repeats=5, threads=2, quick=False, run=None, samples=8) 
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = script_parser(__doc__, run_help="RUN_DIR with trained weights (default: random weights)")
     from pinet_tf.config import ModelConfig
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="tiny", choices=["official", "paper", "tiny"])
-    p.add_argument("--run", help="RUN_DIR with trained weights (default: random weights)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--samples", type=int, default=8, help="held-out examples for PSNR")
-    p.add_argument("--out", help="write the JSON here (default: print only)")
     args = p.parse_args(argv)
     result = measure_tflite(ModelConfig.preset(args.config), args.repeats, args.threads,
                             run=args.run, samples=args.samples)
@@ -132,8 +81,7 @@ def main(argv=None) -> int:
         print(f"{name:>13} {v['size_mb']:8.2f} {v['median_s'] * 1e3:8.1f} {v['psnr_db']:8.1f} "
               f"{v['parsing_agreement']:8.3f}")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.out, result)
     return 0
 
 

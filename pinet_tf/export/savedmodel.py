@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 
 import tensorflow as tf
 
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, ModelConfig
-from pinet_tf.export.signatures import (DEFAULT_SIGNATURE, POSE_TRANSFER, SIGNATURE_INPUTS,
-                                        TEXTURE_TRANSFER, input_specs)
+from pinet_tf.export.signatures import (ALIASES, DEFAULT_SIGNATURE, POSE_TRANSFER,
+                                        SIGNATURE_INPUTS, TEXTURE_TRANSFER, input_specs)
 from pinet_tf.models.texture import texture_transfer
 from pinet_tf.models.transfer import pose_transfer
 from pinet_tf.utils.atomic import atomic_dir, remove_stale
@@ -110,33 +111,46 @@ class ServingModule(tf.Module):
         return {DEFAULT_SIGNATURE: fns[POSE_TRANSFER], **fns}
 
 
+#: What each signature returns and does, for the note (its inputs come from SIGNATURE_INPUTS).
+_SIGNATURE_NOTES = {
+    POSE_TRANSFER: ("", "image uint8 [B,H,W,3], parsing uint8 [B,H,W] (predicted target "
+                        "parsing)"),
+    TEXTURE_TRANSFER: ("paper Eq. 11: replace some parsing regions of the source person by the "
+                       "condition person's clothes, rendered in the source pose",
+                       "image uint8 [B,H,W,3]; pixels outside the regions are the source's, "
+                       "unchanged"),
+}
+
+
 def inputs_note(cfg: ModelConfig) -> str:
-    """The human-readable input conventions shipped in assets/INPUTS.txt."""
+    """The human-readable input conventions shipped in assets/INPUTS.txt, one line per input of
+    `SIGNATURE_INPUTS` (name, dtype, batched shape in this model's frame, valid values)."""
     h, w = cfg.image_size
+    frame = lambda text: text.replace("H,W", f"{h},{w}")  # noqa: E731
+    aliases = {target: alias for alias, target in ALIASES.items()}
+    lines = [f"PINet generator export (pinet-tf), config {cfg.name!r}, image {h}x{w}.", "",
+             "Signatures (inputs and outputs batched along the first axis, B >= 1, the same B for "
+             "all inputs):"]
+    for signature, specs in SIGNATURE_INPUTS.items():
+        about, outputs = _SIGNATURE_NOTES.get(signature, ("", ""))
+        name = f"{aliases[signature]} = {signature}" if signature in aliases else signature
+        lines.append(f"  {name}")
+        lines += textwrap.wrap(about, 96, initial_indent="    ", subsequent_indent="    ")
+        for spec in specs:
+            shape = "[" + ",".join(["B"] + [str(d) for d in spec.example_shape((h, w))]) + "]"
+            lines.append(f"    {spec.name:<17} {spec.dtype:<7} {shape:<13} {spec.rule}")
+        if outputs:
+            lines.append(f"    -> {frame(outputs)}")
     classes = ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES))
     keypoints = ", ".join(f"{i} {n}" for i, n in enumerate(KEYPOINT_NAMES))
-    return f"""PINet generator export (pinet-tf), config {cfg.name!r}, image {h}x{w}.
-
-Signatures (inputs and outputs batched along the first axis, B >= 1, the same B for all inputs):
-  serving_default = pose_transfer
-    source_image      uint8   [B,{h},{w},3]  RGB
-    source_parsing    uint8   [B,{h},{w}]    parsing labels 0..11
-    source_keypoints  float32 [B,18,2]     (y, x) in pixels of the {h}x{w} frame, -1 = missing
-    target_keypoints  float32 [B,18,2]     the pose to render, same convention
-    -> image uint8 [B,{h},{w},3], parsing uint8 [B,{h},{w}] (predicted target parsing)
-  texture_transfer (paper Eq. 11: replace some parsing regions of the source person by the
-  condition person's clothes, rendered in the source pose)
-    source_image, source_parsing, source_keypoints  as above
-    condition_image   uint8   [B,{h},{w},3]
-    condition_parsing uint8   [B,{h},{w}]
-    regions           uint8   [B,12]       1 = replace this source class, 0 = keep
-    -> image uint8 [B,{h},{w},3]; pixels outside the regions are the source's, unchanged
-
-Parsing classes: {classes}
-Keypoints (OpenPose COCO-18 order): {keypoints}
-Heatmaps are Gaussians of sigma {cfg.heatmap_sigma:g} px computed in the graph; BatchNorm runs
-on its moving statistics (inference mode). config.json beside saved_model.pb is the ModelConfig.
-"""
+    lines += ["", f"Keypoints are (y, x) in pixels of the {h}x{w} frame, -1 = missing.",
+              f"Parsing classes: {classes}",
+              f"Keypoints (OpenPose COCO-18 order): {keypoints}",
+              *textwrap.wrap(f"Heatmaps are Gaussians of sigma {cfg.heatmap_sigma:g} px "
+                             "computed in the graph; BatchNorm runs on its moving statistics "
+                             "(inference mode). config.json beside saved_model.pb is the "
+                             "ModelConfig.", 96), ""]
+    return "\n".join(lines)
 
 
 def list_versions(base: str) -> list:

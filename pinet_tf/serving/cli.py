@@ -64,22 +64,23 @@ def _read_parsing(path: str):
 def client_command(args) -> int:
     from pinet_tf.utils.extras import require_extra
     require_extra("client", "serving", *SERVING_MODULES)
-    import numpy as np
-    from PIL import Image
-
     from pinet_tf.serving.client import PoseTransferClient
     from pinet_tf.serving.core import DEFAULT_SIGNATURE
-    from pinet_tf.utils.atomic import atomic_path
-
-    if not args.out.lower().endswith(".png"):
-        raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    from pinet_tf.utils.drawing import save_png_atomic
     from pinet_tf.utils.keypoint_files import read_keypoints
-    from pinet_tf.utils.readers import read_image
+    from pinet_tf.utils.readers import check_writable, read_image
 
+    for flag, path in (("--out", args.out), ("--out-parsing", args.out_parsing)):
+        if path is not None:
+            if not path.lower().endswith(".png"):
+                raise ValueError(f"{flag} must name a .png file, got {path!r}")
+            check_writable(path, "output picture")
     image = read_image(args.source, "source image")
     parsing = _read_parsing(args.source_parsing)
-    source_kp, target_kp = read_keypoints(args.source_keypoints), \
-        read_keypoints(args.target_keypoints)
+    source_kp = read_keypoints(args.source_keypoints, args.min_confidence, args.person,
+                               "--person")
+    target_kp = read_keypoints(args.target_keypoints, args.min_confidence, args.target_person,
+                               "--target-person")
     import grpc
     with PoseTransferClient(args.server, args.model_name, timeout=args.timeout) as c:
         try:
@@ -93,12 +94,10 @@ def client_command(args) -> int:
                             source_keypoints=source_kp[None], target_keypoints=target_kp[None])
         except grpc.RpcError as e:
             raise ValueError(f"server {args.server}: {e.code().name}: {e.details()}") from e
-    with atomic_path(args.out, suffix=".png") as tmp:
-        Image.fromarray(out["image"][0]).save(tmp)
+    save_png_atomic(args.out, out["image"][0])
     print(f"wrote {args.out}")
     if args.out_parsing:
-        with atomic_path(args.out_parsing, suffix=".png") as tmp:
-            Image.fromarray(out["parsing"][0]).save(tmp)
+        save_png_atomic(args.out_parsing, out["parsing"][0])
         print(f"wrote {args.out_parsing}")
     return 0
 
@@ -126,14 +125,25 @@ def register(subparsers) -> None:
                    help="on SIGTERM, time given to in-flight requests")
     p.set_defaults(func=serve_command)
 
+    from pinet_tf.utils.keypoint_files import DEFAULT_MIN_CONFIDENCE, FORMATS_HELP
+
     p = subparsers.add_parser("client", help="one pose transfer through a gRPC server")
     p.add_argument("--server", required=True, help="HOST:PORT")
     p.add_argument("--model-name", default="pinet")
     p.add_argument("--source", required=True, help="source image (PNG/JPEG, the model's size)")
     p.add_argument("--source-keypoints", required=True,
-                   help="JSON list of 18 [y, x] pairs (or .npy), -1 = missing")
+                   help=f"the source's keypoints in its frame: {FORMATS_HELP}")
     p.add_argument("--source-parsing", required=True, help="label PNG, classes 0..11")
-    p.add_argument("--target-keypoints", required=True, help="same format as --source-keypoints")
+    p.add_argument("--target-keypoints", required=True,
+                   help="the target pose in the source's frame, same formats")
+    p.add_argument("--person", type=int, default=None, metavar="N",
+                   help="which person of a source keypoint file holding several (OpenPose "
+                        "'people', COCO entries); default: the first, with a warning")
+    p.add_argument("--target-person", type=int, default=None, metavar="N",
+                   help="which person of a target keypoint file holding several")
+    p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                   help="keypoints with a lower confidence count as missing "
+                        "(default: %(default)s)")
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--out-parsing", help="also write the predicted target parsing (label PNG)")
     p.add_argument("--timeout", type=float, default=60.0)

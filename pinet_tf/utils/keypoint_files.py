@@ -36,6 +36,10 @@ from pinet_tf.utils.readers import NonFinite, check_file, loads_finite, read_jso
 log = logging.getLogger("pinet_tf.readers")
 
 DEFAULT_MIN_CONFIDENCE = 0.1
+#: The formats `read_keypoints` accepts, for the help of every flag that takes a keypoint file.
+FORMATS_HELP = ("OpenPose JSON (COCO-18 or BODY_25), COCO-17 JSON, a JSON list (or .npy) of 18 "
+                "[y, x] pairs (-1 = missing), or the authors' annotation CSV as "
+                "FILE.csv#IMAGE_NAME")
 #: COCO-17 order (the COCO keypoint task / most detectors).
 COCO17_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",

@@ -42,6 +42,38 @@ def test_layout_config_and_note(exp):
         assert text in note
 
 
+def test_inputs_note_is_generated_from_the_input_table(monkeypatch):
+    """Every InputSpec of SIGNATURE_INPUTS has its line (name, dtype, batched shape in the
+    model's frame, rule), under its signature; a spec added to the table appears by itself."""
+    import dataclasses
+
+    from pinet_tf.export.signatures import ALIASES, SIGNATURE_INPUTS, InputSpec
+
+    cfg = dataclasses.replace(ModelConfig.preset("tiny"), image_height=48, image_width=32)
+    lines = savedmodel.inputs_note(cfg).splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("  ") and line[2] != " "]
+    assert len(headers) == len(SIGNATURE_INPUTS)
+    ends = headers[1:] + [lines.index("", headers[-1])]
+    for (signature, specs), start, end in zip(SIGNATURE_INPUTS.items(), headers, ends):
+        alias = [a for a, target in ALIASES.items() if target == signature]
+        assert lines[start].split() == (alias + ["="] if alias else []) + [signature]
+        rows = [line.split(None, 3) for line in lines[start + 1:end]
+                if line.startswith("    ") and not line.startswith("    ->")]
+        rows = [r for r in rows if len(r) == 4 and r[1] in ("uint8", "float32")]
+        shapes = {"source_image": "[B,48,32,3]", "source_parsing": "[B,48,32]",
+                  "source_keypoints": "[B,18,2]", "regions": "[B,12]"}
+        assert [r[0] for r in rows] == [s.name for s in specs]
+        for row, spec in zip(rows, specs):
+            assert row[1:] == [spec.dtype, "[" + ",".join(
+                ["B"] + [str(d) for d in spec.example_shape((48, 32))]) + "]", spec.rule]
+            assert row[2] == shapes.get(spec.name, row[2])
+    extra = InputSpec("source_depth", "float32", ("H", "W", 1), rule="metres, >= 0")
+    monkeypatch.setitem(SIGNATURE_INPUTS, "pose_transfer", SIGNATURE_INPUTS["pose_transfer"]
+                        + (extra,))
+    assert "    source_depth      float32 [B,48,32,1]   metres, >= 0" in \
+        savedmodel.inputs_note(cfg).splitlines()
+
+
 def test_variables_stored_once(exp):
     variables = _dir_bytes(os.path.join(exp.path, "variables"))
     # ExportArchive stored every variable twice (ratio ~2); the module tracks them once.

@@ -119,3 +119,53 @@ def test_client_verb_writes_the_served_result(server, local, inputs, tmp_path, c
     Image.fromarray(inputs["source_image"][0][:32]).save(paths["source"])
     with pytest.raises(ValueError, match="the model takes 64x44 images"):
         args.func(args)
+
+
+def test_client_reads_every_keypoint_format_of_the_shared_reader(server, local, inputs, tmp_path):
+    """OpenPose JSON for the source, an annotation CSV row for the target (formats the old
+    client refused), the parsing written too, and the help naming the reader's formats."""
+    import argparse
+
+    from pinet_tf.datasets import patn
+    from pinet_tf.utils.keypoint_files import FORMATS_HELP
+
+    arrays = {k: v[:1].copy() for k, v in inputs.items()}
+    for key in ("source_keypoints", "target_keypoints"):  # integers: the CSV holds integers
+        arrays[key] = np.round(arrays[key]).astype(np.float32)
+    arrays["source_keypoints"][0, 3] = -1.0  # one missing point, confidence 0 in OpenPose
+    Image.fromarray(arrays["source_image"][0]).save(tmp_path / "s.png")
+    Image.fromarray(arrays["source_parsing"][0]).save(tmp_path / "p.png")
+    triples = []
+    for y, x in arrays["source_keypoints"][0].tolist():
+        triples += [0.0, 0.0, 0.0] if y < 0 else [x, y, 0.9]
+    (tmp_path / "s.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": triples}]}))
+    patn.write_annotations(str(tmp_path / "a.csv"),
+                           [("t.jpg", arrays["target_keypoints"][0].astype(int))])
+    parser = argparse.ArgumentParser()
+    serving_cli.register(parser.add_subparsers())
+    client_parser = parser._subparsers._group_actions[0].choices["client"]
+    assert FORMATS_HELP in " ".join(client_parser.format_help().split())
+    out, out_parsing = tmp_path / "out" / "o.png", tmp_path / "out" / "op.png"
+    args = parser.parse_args([
+        "client", "--server", f"127.0.0.1:{server.port}", "--source", str(tmp_path / "s.png"),
+        "--source-parsing", str(tmp_path / "p.png"), "--source-keypoints", str(tmp_path / "s.json"),
+        "--target-keypoints", f"{tmp_path / 'a.csv'}#t.jpg", "--out", str(out),
+        "--out-parsing", str(out_parsing)])
+    assert args.func(args) == 0
+    expected = run_local(local, "serving_default", arrays)
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), expected["image"][0])
+    np.testing.assert_array_equal(np.asarray(Image.open(out_parsing)), expected["parsing"][0])
+    assert sorted(p.name for p in out.parent.iterdir()) == ["o.png", "op.png"]
+
+
+def test_client_refuses_an_unwritable_out_before_any_request(main, tmp_path):
+    (tmp_path / "file").write_text("x")
+    argv = ["client", "--server", "127.0.0.1:1", "--source", "s.png", "--source-keypoints",
+            "s.json", "--source-parsing", "p.png", "--target-keypoints", "t.json"]
+    code, out, err, _ = main(argv + ["--out", str(tmp_path / "file" / "o.png")])
+    assert code == 2 and out == ""
+    _one_line(err, "file/o.png: cannot write the output picture")
+    code, out, err, _ = main(argv + ["--out", str(tmp_path / "o.png"), "--out-parsing",
+                                     str(tmp_path / "o.jpg")])
+    assert code == 2
+    _one_line(err, "--out-parsing must name a .png file")
