@@ -16,7 +16,7 @@ weights exist offline. With these settings, the near-white studio walls and 100 
 (`tests/fixtures_data.py`) the held-out L1 is 0.111 vs copy-the-source 0.188 (0.59x; 0.7x needed)
 and mean image 0.201, parsing accuracy 0.913 vs majority 0.775, ~175 s of training;
 with the earlier mid-tone walls + floor + boxes no setting reached the bar (0.21-0.23 vs copy
-0.146-0.15 at 460 and 1500 steps, lr 4e-3), which is why the walls changed (`synthetic.py`).
+0.146-0.15 at 460 and 1500 steps, lr 4e-3), which is why the walls changed (`datasets/synthetic/`).
 """
 
 import glob
