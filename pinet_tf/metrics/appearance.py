@@ -15,7 +15,9 @@ quality benchmark (`benchmarks/quality.py`) also measures, inside the ground-tru
 
 The garment masks are eroded by the blur's reach before measuring, so the silhouette's own edge
 (which even a blurred person has) does not count as texture. Pairs whose region has fewer than
-`min_pixels` pixels skip that region. NumPy only.
+`min_pixels` pixels skip that region, and pairs whose target garment has no print (high-pass RMS
+below `MIN_PRINT_RMS` grey levels: a plain garment, where the ratio would divide by rounding
+noise and the correlation would correlate noise) skip the two high-frequency measures. NumPy only.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ COLOUR_REGIONS = {
 GARMENT_CLASSES = (_ID["upper-clothes"], _ID["dress"], _ID["pants"], _ID["skirt"])
 #: Gaussian sigma (pixels) of the low-pass that the high-pass subtracts.
 HIGH_PASS_SIGMA = 1.0
+#: A target garment counts as printed when its high-pass RMS (0..255 luminance) reaches this.
+MIN_PRINT_RMS = 2.0
 
 
 def _gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -93,7 +97,7 @@ def pair_measures(result, target, target_parsing, min_pixels: int = 20) -> dict:
     if garment.sum() >= min_pixels:
         hr, ht = high_pass(result)[garment], high_pass(target)[garment]
         energy_t = float(np.sum(ht ** 2))
-        if energy_t > 0:
+        if energy_t >= MIN_PRINT_RMS ** 2 * ht.size:
             out["hf_energy_ratio"] = float(np.sum(hr ** 2)) / energy_t
             denom = np.sqrt(np.sum((hr - hr.mean()) ** 2) * np.sum((ht - ht.mean()) ** 2))
             out["hf_correlation"] = float(np.sum((hr - hr.mean()) * (ht - ht.mean())) / denom) \

@@ -81,3 +81,17 @@ def test_aggregate_and_bad_shapes():
     with pytest.raises(ValueError, match="both be"):
         pair_measures(img[..., :2], img, parsing)
     assert high_pass(img).shape == parsing.shape
+
+
+def test_plain_target_garment_skips_the_print_measures():
+    """A garment without print has (near) zero high-pass energy: dividing by it gave ratios in
+    the hundreds for any noisy result. Such pairs skip the two print measures, keep colour."""
+    target, parsing = _person()
+    target[14:62, 10:38] = (90, 120, 60)  # both garments plain
+    rng = np.random.default_rng(0)
+    noisy = (target.astype(int) + rng.integers(-6, 7, target.shape)).clip(0, 255).astype(np.uint8)
+    m = pair_measures(noisy, target, parsing)
+    assert "hf_energy_ratio" not in m and "hf_correlation" not in m
+    assert m["colour_error_upper_clothes"] < 2
+    printed, _ = _person()
+    assert "hf_energy_ratio" in pair_measures(printed, printed, parsing)
