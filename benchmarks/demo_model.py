@@ -47,10 +47,10 @@ def about(run: str, recipe_name: str) -> dict:
         raise ValueError(f"{run}: not the {recipe_name!r} recipe's GAN run: "
                          + ", ".join(differ))
     timing = run.rstrip(os.sep) + ".train_seconds.json"
-    seconds = None
-    if os.path.isfile(timing):
+    timed = {}
+    if os.path.isfile(timing):  # what the quality benchmark recorded for this run
         with open(timing) as f:
-            seconds = json.load(f)["train_seconds"]
+            timed = json.load(f)
     plan = split_identities(recipe.identities, 0.1)
     command = train_args(recipe, "gan", "RECORDS", "RUN")
     synth = (f"pinet-tf synth --out DATA --identities {recipe.identities} --poses-per-identity "
@@ -61,7 +61,8 @@ def about(run: str, recipe_name: str) -> dict:
         "recipe": {"name": recipe_name, **asdict(recipe)},
         "training_command": "pinet-tf " + shlex.join(map(str, command)),
         "train_config": train_config,
-        "train_seconds": seconds,
+        "train_seconds": timed.get("train_seconds"),
+        "train_load_average": timed.get("load_average"),
         "data": {"command": synth, "records": "pinet-tf make-tfrecords --data DATA --out RECORDS",
                  "train_identities": [plan.train_identities[0], plan.train_identities[-1]],
                  "held_out_identities": [plan.test_identities[0], plan.test_identities[-1]],
