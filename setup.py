@@ -11,7 +11,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pinet_tf", "pinet_tf.*"]),
     include_package_data=True,
-    package_data={"pinet_tf": ["py.typed", "assets/*"]},
+    # The built-in demo model (pinet_tf/inference/demo/: float16 weights, config, manifest).
+    package_data={"pinet_tf": ["py.typed", "assets/*"],
+                  "pinet_tf.inference.demo": ["*.npz", "*.json"]},
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.10",

@@ -2,6 +2,7 @@
 
     python -m benchmarks.quality --recipe small --work /tmp/quality     # two runs, ~2 h on 2 cores
     python -m benchmarks.quality --recipe small --variants full,vanilla   # Table 3-like
+    python -m benchmarks.quality --recipe small --work /tmp/quality --demo  # + the demo model
 
 One command, from a clean clone: it makes a synthetic people set (identities x poses, the last
 10% of identities held out), converts it to records, trains the recipe once per variant with
@@ -108,14 +109,19 @@ def make_data(recipe: Recipe, work: str, log) -> str:
     return records
 
 
+def train_args(recipe: Recipe, variant: str, records: str, run: str) -> list:
+    """The `pinet-tf train` arguments of one variant's run."""
+    return ["train", "--config", recipe.config, "--data", records, "--out", run,
+            "--steps", recipe.steps, "--batch-size", recipe.batch_size, "--lr",
+            recipe.lr, "--perceptual-weight", "0", "--seed", recipe.seed,
+            *VARIANTS[variant](recipe), *recipe.extra_train_args]
+
+
 def train_and_evaluate(recipe: Recipe, variant: str, records: str, work: str, log) -> dict:
     run = os.path.join(work, "runs", SAME_RUN.get(variant, variant))
     timing = run + ".train_seconds.json"
     if not os.path.isfile(os.path.join(run, "generator.weights.h5")):
-        seconds = cli("train", "--config", recipe.config, "--data", records, "--out", run,
-                      "--steps", recipe.steps, "--batch-size", recipe.batch_size, "--lr",
-                      recipe.lr, "--perceptual-weight", "0", "--seed", recipe.seed,
-                      *VARIANTS[variant](recipe), *recipe.extra_train_args, log=log)
+        seconds = cli(*train_args(recipe, variant, records, run), log=log)
         write_json(timing, {"train_seconds": seconds, "load_average": os.getloadavg()})
     seconds = None
     if os.path.isfile(timing):  # a run reused from an earlier call keeps its own wall time
@@ -216,12 +222,17 @@ def main(argv=None) -> int:
     p.add_argument("--results", help="results JSON (default benchmarks/results/quality-RECIPE"
                                      "[-VARIANTS].json)")
     p.add_argument("--picture", help="picture PNG (default docs/images/quality.png)")
+    p.add_argument("--demo", action="store_true",
+                   help="also write the built-in demo model (pinet_tf/inference/demo/) from the "
+                        "'gan' run (benchmarks/demo_model.py)")
     args = p.parse_args(argv)
     recipe = RECIPES[args.recipe]
     variants = tuple(args.variants.split(",")) if args.variants else recipe.variants
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         p.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+    if args.demo and "gan" not in variants:
+        p.error("--demo writes the demo model from the 'gan' variant: add it to --variants")
     suffix = "" if variants == recipe.variants else "-" + "-".join(variants)
     results_path = args.results or os.path.join(ROOT, "benchmarks", "results",
                                                 f"quality-{args.recipe}{suffix}.json")
@@ -261,6 +272,10 @@ def main(argv=None) -> int:
     }
     write_json(results_path, out)
     print(f"wrote {results_path} and {picture_path}")
+    if args.demo:
+        from benchmarks.demo_model import write_demo_model
+
+        write_demo_model(runs["gan"]["run"], args.recipe)
     return 0
 
 

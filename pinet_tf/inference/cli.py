@@ -21,11 +21,29 @@ def _check_out(out: str, what: str = "picture"):
     check_writable(out, what)
 
 
+def load_model(args, keras: bool = False):
+    """The predictor of `--model` (a Keras generator and its config with `keras=True`), or the
+    built-in demo model, saying so in one line, when --model is not given."""
+    import sys
+
+    if args.model is None:
+        from pinet_tf.inference import demo
+
+        print(demo.NOTICE, file=sys.stderr, flush=True)
+        return demo.load_demo() if keras else demo.load_demo_predictor()
+    if keras:
+        from pinet_tf.models.io import load_generator
+
+        return load_generator(args.model, args.config)
+    from pinet_tf.inference.predictor import load_predictor
+
+    return load_predictor(args.model, args.config)
+
+
 def transfer_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
     from pinet_tf.inference.frame import Fit
-    from pinet_tf.inference.predictor import load_predictor
 
     if args.pairs or args.data:
         if not (args.data and args.out_dir):
@@ -37,7 +55,7 @@ def transfer_command(args) -> int:
         check_writable(args.out_dir, "results folder", folder=True)
         prepared = prepare_pairs(args.data, args.pairs, args.split, args.limit,
                                  args.batch_size)
-        predictor = load_predictor(args.model, args.config)
+        predictor = load_model(args)
         written = run_pairs(predictor, prepared, args.out_dir, args.fit, args.grid,
                             args.batch_size)
         print(f"wrote {len(written)} results to {args.out_dir}")
@@ -78,7 +96,7 @@ def transfer_command(args) -> int:
                                             choose_with="--target-person")
         target_kp = target_photo.keypoints
 
-    predictor = load_predictor(args.model, args.config)
+    predictor = load_model(args)
     h, w = predictor.image_size
     fit = Fit.make(*source.size, h, w, args.fit)
     ground_truth = None
@@ -106,7 +124,6 @@ def transfer_command(args) -> int:
 def texture_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
-    from pinet_tf.inference.predictor import load_predictor
 
     _check_out(args.out)
     region_ids = pipeline.parse_regions(args.regions)
@@ -115,7 +132,7 @@ def texture_command(args) -> int:
                                   parsing_labels=args.parsing_labels, person=args.person)
     condition = pipeline.load_person(args.condition, None, args.condition_parsing,
                                      parsing_labels=args.parsing_labels)
-    predictor = load_predictor(args.model, args.config)
+    predictor = load_model(args)
     image, model = pipeline.texture(predictor, source, condition, region_ids, args.fit)
     picture = pipeline.texture_grid(model) if args.grid else None
     drawing.save_png_atomic(args.out, image)
@@ -129,9 +146,10 @@ def texture_command(args) -> int:
 def _common(p, grid: bool = True):
     from pinet_tf.config import PRESETS  # light: no TensorFlow
 
-    p.add_argument("--model", required=True,
+    p.add_argument("--model", default=None,
                    help="RUN_DIR, a .weights.h5 file (with its .config.json) or a SavedModel "
-                        "directory")
+                        "directory (default: the built-in demo model, trained on synthetic "
+                        "people)")
     p.add_argument("--config", default=None, metavar="NAME|FILE",
                    help=f"model preset ({', '.join(PRESETS)}) or a config JSON file, for a "
                         "weights file with no .config.json beside it")

@@ -32,8 +32,8 @@ def gates_command(args) -> int:
     _check_out(args.out)
     if args.save_arrays and not args.save_arrays.endswith(".npz"):
         raise ValueError(f"--save-arrays must name a .npz file, got {args.save_arrays!r}")
-    if is_saved_model(args.model) or os.path.isfile(os.path.join(args.model, "1",
-                                                                 "saved_model.pb")):
+    if args.model and (is_saved_model(args.model)
+                       or os.path.isfile(os.path.join(args.model, "1", "saved_model.pb"))):
         raise ValueError(f"{args.model}: a SavedModel has no per-layer gates to read; give a "
                          f"run directory or a .weights.h5 file")
     source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
@@ -43,10 +43,10 @@ def gates_command(args) -> int:
                                             args.source, args.min_confidence,
                                             args.target_person, "--target-person")
 
+    from pinet_tf.inference.cli import load_model
     from pinet_tf.models.gates import gate_picture, pose_transfer_with_gates
-    from pinet_tf.models.io import load_generator
 
-    generator, cfg = load_generator(args.model, args.config)
+    generator, cfg = load_model(args, keras=True)
     h, w = cfg.image_size
     fit = Fit.make(*source.size, h, w, args.fit)
     src_kp, tgt_kp = fit.keypoints(source.keypoints), fit.keypoints(target_kp)

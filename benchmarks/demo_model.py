@@ -1,0 +1,106 @@
+"""Write pinet-tf's built-in demo model (`pinet_tf/inference/demo/`) from the quality benchmark's
+GAN run.
+
+    python -m benchmarks.quality --recipe small --work /tmp/quality --demo   # trains, then writes
+    python -m benchmarks.demo_model --run /tmp/quality/runs/gan              # from a finished run
+
+The run must be the recipe's 'gan' variant (its config and train_config.json are checked against
+the recipe's: steps, batch size, learning rate, GAN and perceptual weights, seed). The
+manifest records what the model is: the recipe, the `pinet-tf train` command, the data (the
+`pinet-tf synth` command and the held-out identities), the run's own train_config.json, its wall
+time when the benchmark recorded it, and the command that regenerates it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict
+
+from benchmarks.quality import RECIPES, train_args
+
+
+def about(run: str, recipe_name: str) -> dict:
+    """The manifest's description of the demo model trained by `run`."""
+    from pinet_tf.datasets.synthetic import split_identities
+    from pinet_tf.models.io import RUN_CONFIG
+    from pinet_tf.config import ModelConfig
+    from pinet_tf.utils.readers import read_json
+
+    recipe = RECIPES[recipe_name]
+    cfg = ModelConfig.load(os.path.join(run, RUN_CONFIG)) if os.path.isdir(run) else None
+    if cfg is None or cfg.name != recipe.config:
+        raise ValueError(f"{run}: not a run of the {recipe_name!r} recipe (config "
+                         f"{cfg.name if cfg else None!r}, expected {recipe.config!r})")
+    train_config = read_json(os.path.join(run, "train_config.json"), "train config")
+    used = {k: train_config.get(k) for k in ("steps", "batch_size", "learning_rate",
+                                              "gan_weight", "perceptual_weight", "seed")}
+    want = {"steps": [int(s) for s in recipe.steps.split(",")], "batch_size": recipe.batch_size,
+            "learning_rate": recipe.lr, "gan_weight": recipe.gan_weight,
+            "perceptual_weight": 0.0, "seed": recipe.seed}
+    differ = [f"{k} {used[k]} (recipe: {want[k]})" for k in want if used[k] != want[k]]
+    if differ:
+        raise ValueError(f"{run}: not the {recipe_name!r} recipe's GAN run: "
+                         + ", ".join(differ))
+    timing = run.rstrip(os.sep) + ".train_seconds.json"
+    timed = {}
+    if os.path.isfile(timing):  # what the quality benchmark recorded for this run
+        with open(timing) as f:
+            timed = json.load(f)
+    plan = split_identities(recipe.identities, 0.1)
+    command = train_args(recipe, "gan", "RECORDS", "RUN")
+    synth = (f"pinet-tf synth --out DATA --identities {recipe.identities} --poses-per-identity "
+             f"{recipe.poses_per_identity} --size {recipe.size} --seed {recipe.seed}")
+    return {
+        "what": "pinet-tf's built-in demo model: the generator (G_p and G_i) of the quality "
+                "benchmark's GAN run, trained on synthetic people only (not photos)",
+        "recipe": {"name": recipe_name, **asdict(recipe)},
+        "training_command": "pinet-tf " + shlex.join(map(str, command)),
+        "train_config": train_config,
+        "train_seconds": timed.get("train_seconds"),
+        "train_load_average": timed.get("load_average"),
+        "data": {"command": synth, "records": "pinet-tf make-tfrecords --data DATA --out RECORDS",
+                 "train_identities": [plan.train_identities[0], plan.train_identities[-1]],
+                 "held_out_identities": [plan.test_identities[0], plan.test_identities[-1]],
+                 "held_out": "the last 10% of identities (inclusive range above), never "
+                             "trained on",
+                 "seed": recipe.seed, "size": recipe.size, "identities": recipe.identities,
+                 "poses_per_identity": recipe.poses_per_identity},
+        "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "regenerate": f"python -m benchmarks.quality --recipe {recipe_name} --work /tmp/quality "
+                      f"--demo",
+        "note": "training on CPU is not bit-reproducible across machines and thread counts, so a "
+                "regenerated model has another sha256 and slightly different figures",
+    }
+
+
+def write_demo_model(run: str, recipe_name: str = "small", out_dir: str | None = None) -> dict:
+    from pinet_tf.inference.demo import DEMO_DIR, write_demo
+
+    manifest = write_demo(run, about(run, recipe_name), out_dir)
+    folder = out_dir or DEMO_DIR
+    print(f"wrote the demo model to {folder} ({manifest['weights']['bytes'] / 1e6:.1f} MB, "
+          f"sha256 {manifest['weights']['sha256'][:16]}...)")
+    return manifest
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.demo_model",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", required=True, help="the quality benchmark's GAN run directory")
+    p.add_argument("--recipe", default="small", choices=sorted(RECIPES))
+    p.add_argument("--out", help="folder (default: pinet_tf/inference/demo/ of this checkout)")
+    args = p.parse_args(argv)
+    try:
+        write_demo_model(args.run, args.recipe, args.out)
+    except (ValueError, OSError) as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
