@@ -27,6 +27,16 @@ BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9
 LEAKY_SLOPE = 0.2
 
+
+def _leaky_relu(x):
+    """LeakyReLU(0.2). TF's fused op holds its slope as a float32 attribute (0.2000000030), so
+    in a float64 run (the parity check against the authors' step) it is written out with a
+    float64 slope; same gradient (slope where x <= 0), float32 and narrower keep the fused op."""
+    if keras.backend.standardize_dtype(x.dtype) == "float64":
+        return ops.where(x > 0, x, ops.multiply(x, ops.convert_to_tensor(LEAKY_SLOPE, "float64")))
+    return ops.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+
+
 _gate_sinks = []  # stack of lists that record (layer, gate) while `record_gates()` is active
 
 
@@ -101,7 +111,7 @@ class GatedConv2D(keras.layers.Layer):
             for sink in _gate_sinks:
                 sink.append((self, gate))
         if self.activation == "leaky_relu":
-            y = ops.leaky_relu(y, negative_slope=LEAKY_SLOPE)
+            y = _leaky_relu(y)
         if self.gated:
             y = y * gate
         if self.bn is not None:

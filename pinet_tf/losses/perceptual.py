@@ -187,10 +187,12 @@ class VGGPerceptualLoss:
 
     def preprocess(self, images):
         """[-1, 1] RGB -> what the loaded weights expect."""
-        x = (ops.cast(images, "float32") + 1.0) * 0.5  # [0, 1]
+        # float32, or float64 in a float64 run (constants too: a float32 0.485 is off by 1e-8)
+        x = (wide(images) + 1.0) * 0.5  # [0, 1]
+        const = lambda c: ops.convert_to_tensor(c, dtype=x.dtype)  # noqa: E731
         if self.preprocessing == "caffe":
-            return ops.flip(x, axis=-1) * 255.0 - ops.convert_to_tensor(_CAFFE_MEAN_BGR)
-        return (x - ops.convert_to_tensor(_TORCH_MEAN)) / ops.convert_to_tensor(_TORCH_STD)
+            return ops.flip(x, axis=-1) * 255.0 - const(_CAFFE_MEAN_BGR)
+        return (x - const(_TORCH_MEAN)) / const(_TORCH_STD)
 
     def __call__(self, generated, target):
         both = ops.concatenate([self.preprocess(generated), self.preprocess(target)], axis=0)
