@@ -141,6 +141,24 @@ def is_saved_model(path) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
+def model_config(path, config=None):
+    """The ModelConfig of a model source without loading its weights (None when a SavedModel
+    has no config.json): lets the verbs check their inputs against the model first."""
+    path = os.fspath(path)
+    from pinet_tf.export.savedmodel import latest_version_dir, load_export_config
+
+    export = path if is_saved_model(path) else (latest_version_dir(path)
+                                                if os.path.isdir(path) else None)
+    if export:
+        try:
+            return load_export_config(export)
+        except FileNotFoundError:
+            return None
+    from pinet_tf.models.io import resolve_weights
+
+    return resolve_weights(path, config)[1]
+
+
 def load_predictor(path, config=None):
     """RUN_DIR, WEIGHTS (.weights.h5 + sidecar config), a SavedModel dir or an export BASE
     (its newest version) -> a predictor."""
