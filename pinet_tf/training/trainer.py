@@ -44,7 +44,7 @@ from pinet_tf.metrics import ssim
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
                              build_image_generator, build_parsing_generator,
                              build_pose_discriminator)
-from pinet_tf.models.generators import generator_inputs
+from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS, generator_inputs
 from pinet_tf.training.config import (ONE_STAGE_PHASE_NAMES, PHASE_IMAGE, PHASE_JOINT,
                                       PHASE_NAMES, PHASE_PARSING)
 
@@ -123,7 +123,8 @@ class PINetTrainer(keras.Model):
 
         Args:
             parsing_optimizer, image_optimizer: G_p's and G_i's (separate Adam states: in the
-                paper schedule G_i starts later). A one-stage trainer ignores the parsing one. discriminator_optimizer: D_P's and D_A's.
+                paper schedule G_i starts later; a one-stage trainer ignores the parsing one).
+                discriminator_optimizer: D_P's and D_A's.
                 Under a mixed_float16 policy each must be a `keras.optimizers.LossScaleOptimizer`.
             loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} (`TrainConfig.
                 loss_weights`). gan_kind: "log" or "lsgan".
@@ -172,14 +173,15 @@ class PINetTrainer(keras.Model):
         """Everything a resumed run needs: the four networks, three optimizers, step, phase, and
         the dropout layers' random-seed states (which `tf.train.Checkpoint` does not track
         through a Keras model), so a resumed run draws the masks the uninterrupted one would."""
-        networks = {"image_generator": self.image_generator,
+        # A one-stage trainer has neither G_p nor its optimizer; the order (of `seed_states`)
+        # is the two-stage one, so earlier checkpoints restore unchanged.
+        gp = {"parsing_generator": self.parsing_generator} if self.has_parsing else {}
+        networks = {**gp, "image_generator": self.image_generator,
                     "pose_discriminator": self.pose_discriminator,
                     "appearance_discriminator": self.appearance_discriminator}
-        optimizers = {"image_optimizer": self.image_optimizer,
-                      "discriminator_optimizer": self.discriminator_optimizer}
-        if self.has_parsing:  # a one-stage trainer has neither G_p nor its optimizer
-            networks["parsing_generator"] = self.parsing_generator
-            optimizers["parsing_optimizer"] = self.parsing_optimizer
+        optimizers = {"parsing_optimizer": self.parsing_optimizer} if self.has_parsing else {}
+        optimizers.update(image_optimizer=self.image_optimizer,
+                          discriminator_optimizer=self.discriminator_optimizer)
         seeds = []
         for net in networks.values():
             weights = {id(w) for w in net.weights}
@@ -240,7 +242,7 @@ class PINetTrainer(keras.Model):
         with tf.GradientTape() as tape:
             parsing_loss = image_loss = 0.0
             if trains_gp:
-                logits = self.parsing_generator({k: data[k] for k in generator_inputs(self.cfg)},
+                logits = self.parsing_generator({k: data[k] for k in PARSING_GENERATOR_INPUTS},
                                                 training=True)["parsing_logits"]
                 losses["parsing_ce"] = parsing_cross_entropy(logits, target_onehot)
                 parsing_loss = w["parsing_ce"] * losses["parsing_ce"]
