@@ -85,8 +85,8 @@ def test_one_stage_log_skips_phase_one_and_resumes_exactly(run, tiny_records, tm
     copy = str(tmp_path / "copy")
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("data"))
     ckpt = os.path.join(copy, "checkpoints")
-    tf.train.update_checkpoint_state(ckpt, os.path.join(ckpt, "ckpt-3"),
-                                     [os.path.join(ckpt, "ckpt-3")])
+    with open(os.path.join(ckpt, "checkpoint"), "w") as f:  # the state file, rolled back
+        f.write('model_checkpoint_path: "ckpt-3"\nall_model_checkpoint_paths: "ckpt-3"\n')
     for name in os.listdir(ckpt):
         if name.startswith("ckpt-6"):
             os.unlink(os.path.join(ckpt, name))
