@@ -12,7 +12,8 @@ mean image) and adds the appearance measures of `pinet_tf.metrics.appearance` (p
 mean-colour error, garment high-frequency energy ratio and high-pass correlation) for the model
 and both baselines, on every held-out pair. It writes `benchmarks/results/quality-RECIPE.json`
 (figures, goals, conditions, wall times) and a picture (`docs/images/quality.png`): source |
-target pose | predicted parsing | one column per variant | target, for 6 held-out pairs at evenly
+target pose | predicted parsing (of the first variant that has one: a one-stage model has
+none) | one column per variant | target, for 6 held-out pairs at evenly
 spaced indices of the test split in record order (a fixed rule, not a choice).
 
 Each step is a subprocess of the CLI a user runs, so the benchmark measures what users get.
@@ -71,7 +72,7 @@ VARIANTS = {
     "gan": lambda r: ["--gan-weight", str(r.gan_weight)],
     "full": lambda r: ["--gan-weight", str(r.gan_weight)],
     "vanilla": lambda r: ["--gan-weight", str(r.gan_weight), "--convolution", "vanilla"],
-    # "one_stage" (paper Table 3's one-level variants) joins when the models have it.
+    "one_stage": lambda r: ["--gan-weight", str(r.gan_weight), "--stages", "1"],
 }
 #: Variants whose arguments are another's: they share its run (trained once).
 SAME_RUN = {"full": "gan"}
@@ -198,18 +199,21 @@ def picture(pairs: dict, results: dict, path: str) -> None:
     n = len(pairs["source_image"])
     index = np.linspace(0, n - 1, min(PICTURE_PAIRS, n)).round().astype(int)
     h, w = pairs["source_image"].shape[1:3]
-    first = next(iter(results.values()))
+    # The predicted parsing of the first variant that has one (a one-stage model predicts none).
+    parsed = next((r["parsing"] for r in results.values() if r["parsing"] is not None), None)
     rows = []
     for i in index:
         row = [pairs["source_image"][i],
-               drawing.draw_skeleton(pairs["target_keypoints"][i], h, w),
-               drawing.colorize_parsing(first["parsing"][i])]
+               drawing.draw_skeleton(pairs["target_keypoints"][i], h, w)]
+        row += [] if parsed is None else [drawing.colorize_parsing(parsed[i])]
         row += [r["images"][i] for r in results.values()]
         rows.append(row + [pairs["target_image"][i]])
     scale = max(1, -(-96 // w))  # small frames are enlarged so that the column titles fit
     rows = [[np.repeat(np.repeat(np.asarray(c), scale, 0), scale, 1) for c in row] for row in rows]
-    titles = (["source", "target pose", "predicted parsing"] + list(results) + ["target"])
-    drawing.save_png_atomic(path, drawing.image_grid(rows, titles=titles, legend=True))
+    titles = (["source", "target pose"] + ([] if parsed is None else ["predicted parsing"])
+              + list(results) + ["target"])
+    drawing.save_png_atomic(path, drawing.image_grid(rows, titles=titles,
+                                                     legend=parsed is not None))
 
 
 def main(argv=None) -> int:

@@ -13,7 +13,9 @@
   hour (`benchmarks/quality.py`).
 * `tiny()` -- same code path, small width and image size, for tests and smoke runs.
 
-Every preset also takes the ablation fields (`convolution="vanilla"`, paper Table 3).
+Every preset also takes the ablation fields of paper Table 3: `convolution="vanilla"` ("w/ VC")
+and `stages=1` (the one-level "One w/ GC": no parsing generator, G_i fed the source image and the
+source and target poses only; with `convolution="vanilla"`, "One w/ VC").
 
 The config travels with checkpoints and exports as JSON (`to_json` / `from_json`).
 """
@@ -44,6 +46,8 @@ KEYPOINT_NAMES = (
 _FEEDS = ("logits", "softmax")
 #: `ModelConfig.convolution`: the paper's gated convolution or the "vanilla" ablation (Table 3).
 CONVOLUTIONS = ("gated", "vanilla")
+#: `ModelConfig.stages`: 2 = PINet (G_p then G_i); 1 = the one-level ablation (G_i alone).
+STAGES = (1, 2)
 #: The presets' names, in the order CLIs list them (`ModelConfig.preset`, `resolve_config`).
 PRESETS = ("official", "paper", "small", "tiny")
 #: `ModelConfig.output_clamp`: how G_i's output is held in [-1, 1]. "hard" is the authors' clamp
@@ -82,6 +86,9 @@ class ModelConfig:
     # "gated" (PINet) or "vanilla": every gated convolution of both generators becomes a plain
     # convolution of the same geometry and width (paper Table 3, "w/ VC"); any preset takes it.
     convolution: str = "gated"
+    # 2: PINet (G_p, then G_i guided by its parsing). 1: paper Table 3's one-level variant, no
+    # G_p; G_i takes (source image, source heatmaps, target heatmaps) and nothing of parsing.
+    stages: int = 2
     # "hard" (authors) or "straight_through" (same forward pass; gradient through the clamp).
     output_clamp: str = "hard"
     ndf: int = 64
@@ -101,6 +108,8 @@ class ModelConfig:
         if self.convolution not in CONVOLUTIONS:
             raise ValueError(
                 f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")
+        if self.stages not in STAGES or isinstance(self.stages, bool):
+            raise ValueError(f"stages must be one of {STAGES}, got {self.stages!r}")
         if self.output_clamp not in OUTPUT_CLAMPS:
             raise ValueError(
                 f"output_clamp must be one of {OUTPUT_CLAMPS}, got {self.output_clamp!r}")
@@ -119,6 +128,11 @@ class ModelConfig:
     @property
     def image_size(self) -> tuple:
         return (self.image_height, self.image_width)
+
+    @property
+    def has_parsing(self) -> bool:
+        """Whether the model has G_p: takes a source parsing and predicts a target parsing."""
+        return self.stages == 2
 
     @property
     def num_keypoints(self) -> int:

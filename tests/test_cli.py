@@ -28,6 +28,13 @@ def test_summary_prints_official_count(capsys):
     out = capsys.readouterr().out
     assert "20,407,934" in out and "10,778,737" in out and "9,629,197" in out
     assert "3,975,424" in out and "3,928,384" in out
+    # The ablation variants of paper Table 3 at the official widths (G_p, G_i, total).
+    rows = {line.split()[0]: line.split()[2::2] for line in out.splitlines()
+            if line.strip().startswith(("full ", "vanilla ", "one_stage"))}
+    assert rows == {"full": ["10,778,737", "9,629,197", "20,407,934"],
+                    "vanilla": ["5,433,221", "4,858,250", "10,291,471"],
+                    "one_stage": ["0", "9,591,565", "9,591,565"],
+                    "one_stage+vanilla": ["0", "4,839,434", "4,839,434"]}
 
 
 def test_unknown_verb_exits_with_usage():

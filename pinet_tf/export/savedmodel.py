@@ -14,6 +14,9 @@ it saw in training. Their inputs and in-graph checks come from one table,
 * `texture_transfer` (paper Eq. 11, `pinet_tf.models.texture`): source_image, source_parsing,
   source_keypoints, condition_image, condition_parsing, regions uint8 [B,12] (1 = replace that
   source class) -> image uint8 [B,H,W,3].
+* A one-stage model (`ModelConfig.stages == 1`): `pose_transfer` takes source_image,
+  source_keypoints, target_keypoints and returns image only; there is no `texture_transfer`
+  (it needs the parsing generator).
 
 Why a `tf.Module` instead of `model.export` / `ExportArchive`: ExportArchive stored every variable
 twice (156 MB for 80 MB of weights, `keras3-notes.md`). Here the module tracks the underlying
@@ -32,7 +35,7 @@ import tensorflow as tf
 
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, ModelConfig
 from pinet_tf.export.signatures import (ALIASES, DEFAULT_SIGNATURE, POSE_TRANSFER,
-                                        SIGNATURE_INPUTS, TEXTURE_TRANSFER, input_specs)
+                                        TEXTURE_TRANSFER, input_specs, signature_table)
 from pinet_tf.models.texture import texture_transfer
 from pinet_tf.models.transfer import pose_transfer
 from pinet_tf.utils.atomic import atomic_dir, remove_stale
@@ -48,14 +51,15 @@ __all__ = ["DEFAULT_SIGNATURE", "POSE_TRANSFER", "TEXTURE_TRANSFER", "ServingMod
            "load_export_config", "next_version"]
 
 
-def graph_checks(signature: str, inputs: dict) -> list:
-    """In-graph asserts of `SIGNATURE_INPUTS` (same batch size, ranges, finiteness)."""
+def graph_checks(signature: str, inputs: dict, table: dict) -> list:
+    """In-graph asserts of a signature table's inputs (`signature_table`: same batch size,
+    ranges, finiteness)."""
     names = list(inputs)
     first = tf.shape(inputs[names[0]])[0]
     checks = [tf.debugging.assert_equal(  # Keras would broadcast or fail late
         tf.shape(inputs[n])[0], first,
         message=f"input {n!r} has a different batch size than {names[0]!r}") for n in names[1:]]
-    for spec in SIGNATURE_INPUTS[signature]:
+    for spec in table[signature]:
         value, message = inputs[spec.name], f"{spec.name}: {spec.rule}"
         if spec.low is not None:
             checks.append(tf.debugging.assert_greater_equal(
@@ -81,20 +85,19 @@ class ServingModule(tf.Module):
         self._validate = validate
         specs = input_specs(cfg)
         # Traced once each, and saved only as signatures (not also as tracked methods).
-        self._concrete = (lambda c: (lambda: c))({
-            POSE_TRANSFER: tf.function(self._pose_transfer).get_concrete_function(
-                specs[POSE_TRANSFER]),
-            TEXTURE_TRANSFER: tf.function(self._texture_transfer).get_concrete_function(
-                specs[TEXTURE_TRANSFER]),
-        })
+        functions = {POSE_TRANSFER: self._pose_transfer, TEXTURE_TRANSFER: self._texture_transfer}
+        self._concrete = (lambda c: (lambda: c))({  # a one-stage model has no texture_transfer
+            name: tf.function(functions[name]).get_concrete_function(spec)
+            for name, spec in specs.items()})
 
     def _checks(self, signature, inputs):
-        return graph_checks(signature, inputs) if self._validate else []
+        return graph_checks(signature, inputs, signature_table(self._cfg)) \
+            if self._validate else []
 
     def _pose_transfer(self, inputs):
         with tf.control_dependencies(self._checks(POSE_TRANSFER, inputs)):
             return pose_transfer(self._get_generator(), self._cfg, inputs["source_image"],
-                                 inputs["source_parsing"], inputs["source_keypoints"],
+                                 inputs.get("source_parsing"), inputs["source_keypoints"],
                                  inputs["target_keypoints"])
 
     def _texture_transfer(self, inputs):
@@ -124,15 +127,19 @@ _SIGNATURE_NOTES = {
 
 def inputs_note(cfg: ModelConfig) -> str:
     """The human-readable input conventions shipped in assets/INPUTS.txt, one line per input of
-    `SIGNATURE_INPUTS` (name, dtype, batched shape in this model's frame, valid values)."""
+    the model's `signature_table` (name, dtype, batched shape in this model's frame, valid values)."""
     h, w = cfg.image_size
     frame = lambda text: text.replace("H,W", f"{h},{w}")  # noqa: E731
     aliases = {target: alias for alias, target in ALIASES.items()}
-    lines = [f"PINet generator export (pinet-tf), config {cfg.name!r}, image {h}x{w}.", "",
-             "Signatures (inputs and outputs batched along the first axis, B >= 1, the same B for "
+    one_stage = "" if cfg.has_parsing else (", one-stage (stages=1: no parsing generator, paper "
+                                            "Table 3's one-level variant)")
+    lines = [f"PINet generator export (pinet-tf), config {cfg.name!r}, image {h}x{w}{one_stage}.",
+             "", "Signatures (inputs and outputs batched along the first axis, B >= 1, the same B for "
              "all inputs):"]
-    for signature, specs in SIGNATURE_INPUTS.items():
+    for signature, specs in signature_table(cfg).items():
         about, outputs = _SIGNATURE_NOTES.get(signature, ("", ""))
+        if signature == POSE_TRANSFER and not cfg.has_parsing:
+            outputs = "image uint8 [B,H,W,3]"
         name = f"{aliases[signature]} = {signature}" if signature in aliases else signature
         lines.append(f"  {name}")
         lines += textwrap.wrap(about, 96, initial_indent="    ", subsequent_indent="    ")
@@ -143,6 +150,8 @@ def inputs_note(cfg: ModelConfig) -> str:
             lines.append(f"    -> {frame(outputs)}")
     classes = ", ".join(f"{i} {n}" for i, n in enumerate(CLASS_NAMES))
     keypoints = ", ".join(f"{i} {n}" for i, n in enumerate(KEYPOINT_NAMES))
+    if not cfg.has_parsing:
+        lines.append("  No texture_transfer: texture transfer needs the parsing generator.")
     lines += ["", f"Keypoints are (y, x) in pixels of the {h}x{w} frame, -1 = missing.",
               f"Parsing classes: {classes}",
               f"Keypoints (OpenPose COCO-18 order): {keypoints}",

@@ -5,6 +5,10 @@ Read by the graph checks of the exported signatures (`pinet_tf.export.savedmodel
 server's NumPy checks before a model runs (`pinet_tf.serving.validation`), so the two cannot
 disagree. Shapes are per example (the batch axis B is free); "H" and "W" stand for the model's
 frame (`ModelConfig.image_size`).
+
+A one-stage model (`ModelConfig.stages == 1`, no parsing generator) exports `pose_transfer`
+without `source_parsing` (and returns no parsing) and no `texture_transfer`:
+`signature_table(cfg)` is the table of the model at hand.
 """
 
 from __future__ import annotations
@@ -70,12 +74,24 @@ SIGNATURE_INPUTS = {
 }
 
 
+#: The one-stage model's signatures: pose transfer without a parsing input; no texture transfer.
+ONE_STAGE_SIGNATURE_INPUTS = {
+    POSE_TRANSFER: tuple(s for s in SIGNATURE_INPUTS[POSE_TRANSFER] if s.name != "source_parsing"),
+}
+
+
+def signature_table(cfg) -> dict:
+    """Signature -> its inputs for this model (`SIGNATURE_INPUTS`, or the one-stage table)."""
+    return SIGNATURE_INPUTS if cfg.has_parsing else ONE_STAGE_SIGNATURE_INPUTS
+
+
 def signature_inputs(signature: str) -> dict:
-    """{input name: InputSpec} of a signature key (aliases resolved); {} when not ours."""
+    """{input name: InputSpec} of a signature key (aliases resolved); {} when not ours. A
+    one-stage export's inputs are a subset of these (the server looks them up by name)."""
     return {s.name: s for s in SIGNATURE_INPUTS.get(ALIASES.get(signature, signature), ())}
 
 
 def input_specs(cfg) -> dict:
     """Signature name -> {input name: tf.TensorSpec [None, ...]} for the model's frame."""
     return {sig: {s.name: s.tensor_spec(cfg.image_size) for s in specs}
-            for sig, specs in SIGNATURE_INPUTS.items()}
+            for sig, specs in signature_table(cfg).items()}

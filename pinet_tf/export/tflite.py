@@ -54,7 +54,8 @@ def _dir_bytes(path: str) -> int:
 
 
 def synthetic_inputs(cfg, count: int, seed: int = 0) -> list:
-    """`count` single-example pose_transfer input dicts (batch 1) of synthetic people.
+    """`count` single-example pose_transfer input dicts (batch 1) of synthetic people (without
+    source_parsing for a one-stage model, whose signature has none).
 
     Uses the data package's procedural people when available (realistic activation ranges for
     int8 calibration), else smooth random images with plausible keypoints.
@@ -81,6 +82,8 @@ def synthetic_inputs(cfg, count: int, seed: int = 0) -> list:
             "source_keypoints": np.asarray(kp, np.float32)[None],
             "target_keypoints": np.asarray(target_kp, np.float32)[None],
         })
+        if not cfg.has_parsing:
+            del out[-1]["source_parsing"]
     return out
 
 
@@ -133,6 +136,10 @@ def convert(saved_model_dir: str, quantize: str = "none", calibration_samples: i
     if not os.path.exists(os.path.join(saved_model_dir, "saved_model.pb")):
         raise FileNotFoundError(f"no saved_model.pb in {saved_model_dir}")
     cfg = load_export_config(saved_model_dir)
+    if not cfg.has_parsing and signature == "texture_transfer":
+        from pinet_tf.models.texture import one_stage_texture_error
+
+        raise ValueError(one_stage_texture_error(saved_model_dir))
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
                                                          signature_keys=[signature])
     if quantize != "none":

@@ -216,6 +216,9 @@ def import_generator(ckpt_path, cfg):
     from pinet_tf.models import build_generator
 
     with StateDictFile(ckpt_path) as sd:
+        if not cfg.has_parsing:
+            raise ValueError(f"the authors' generator has two stages (G_p, G_i); config "
+                             f"{cfg.name!r} has stages={cfg.stages}")
         if cfg.parsing_feed != "logits":
             raise ValueError(f"the authors' generator feeds G_p logits to G_i; config "
                              f"{cfg.name!r} has parsing_feed={cfg.parsing_feed!r}")

@@ -40,6 +40,20 @@ def load_model(args, keras: bool = False):
     return load_predictor(args.model, args.config)
 
 
+def _peek_config(args):
+    """The model's ModelConfig read before the inputs are (stages decides whether a parsing
+    is needed); None when it cannot be read now: loading the model reports why, later. The
+    built-in demo model (no --model) is two-stage."""
+    if args.model is None:
+        return None
+    from pinet_tf.inference.predictor import model_config
+
+    try:
+        return model_config(args.model, args.config)
+    except (OSError, ValueError):
+        return None
+
+
 def transfer_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
@@ -61,9 +75,12 @@ def transfer_command(args) -> int:
         print(f"wrote {len(written)} results to {args.out_dir}")
         return 0
 
+    cfg = _peek_config(args)
+    one_stage = cfg is not None and not cfg.has_parsing  # needs no parsing, predicts none
     missing = [f for f, v in (("--source", args.source),
                               ("--source-keypoints", args.source_keypoints),
-                              ("--source-parsing", args.source_parsing), ("--out", args.out))
+                              ("--source-parsing", args.source_parsing or one_stage),
+                              ("--out", args.out))
                if not v]
     if missing:
         raise ValueError(f"single-photo mode needs {', '.join(missing)} (or batch mode: "
@@ -76,10 +93,14 @@ def transfer_command(args) -> int:
                          "to, for its size)")
     _check_out(args.out)
     if args.save_parsing:
+        if one_stage:
+            raise ValueError(f"--save-parsing: the model in {args.model} has stages=1 and "
+                             f"predicts no parsing")
         _check_out(args.save_parsing, "parsing")
 
     # Read and check every input before loading the model: bad files fail fast.
-    source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
+    source = pipeline.load_person(args.source, args.source_keypoints,
+                                  None if one_stage else args.source_parsing,
                                   min_confidence=args.min_confidence,
                                   parsing_labels=args.parsing_labels, person=args.person)
     target_photo = None
@@ -124,7 +145,11 @@ def transfer_command(args) -> int:
 def texture_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
+    from pinet_tf.models.texture import check_texture_model
 
+    cfg = _peek_config(args)
+    if cfg is not None:
+        check_texture_model(cfg, args.model)  # one line for a one-stage model, before any work
     _check_out(args.out)
     region_ids = pipeline.parse_regions(args.regions)
     source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
@@ -181,7 +206,8 @@ def register(subparsers) -> None:
     _common(p)
     p.add_argument("--source", help="the person's photo (any size)")
     p.add_argument("--source-keypoints", help=keypoint_help)
-    p.add_argument("--source-parsing", help="parsing label PNG, same size as --source")
+    p.add_argument("--source-parsing", help="parsing label PNG, same size as --source (not "
+                   "needed, and ignored, for a one-stage model: stages=1)")
     p.add_argument("--target-keypoints", help="target pose in the source photo's frame; "
                                               + keypoint_help)
     p.add_argument("--target-person", type=int, default=None, metavar="N",

@@ -13,6 +13,8 @@ keeps the maps (one array [h, w] per layer, named after it). The function behind
 `pinet_tf.models.gates.pose_transfer_with_gates`.
 
 A SavedModel export has no per-layer gates to read: give a run directory or a `.weights.h5`.
+A one-stage model (`stages=1`, no G_p) shows G_i's gated layers only, needs no
+`--source-parsing` and has no predicted-parsing panel.
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ def gates_command(args) -> int:
                        or os.path.isfile(os.path.join(args.model, "1", "saved_model.pb"))):
         raise ValueError(f"{args.model}: a SavedModel has no per-layer gates to read; give a "
                          f"run directory or a .weights.h5 file")
-    source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
+    from pinet_tf.inference.cli import _peek_config
+
+    cfg = _peek_config(args)
+    one_stage = cfg is not None and not cfg.has_parsing
+    if not args.source_parsing and not one_stage:
+        raise ValueError("--source-parsing is needed (the model has a parsing generator; only "
+                         "a one-stage model, stages=1, takes none)")
+    source = pipeline.load_person(args.source, args.source_keypoints,
+                                  None if one_stage else args.source_parsing,
                                   min_confidence=args.min_confidence,
                                   parsing_labels=args.parsing_labels, person=args.person)
     target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
@@ -52,15 +62,16 @@ def gates_command(args) -> int:
     src_kp, tgt_kp = fit.keypoints(source.keypoints), fit.keypoints(target_kp)
     for kp, what in ((src_kp, args.source_keypoints), (tgt_kp, args.target_keypoints)):
         pipeline._require_pose(kp, what)
-    src_img, src_par = fit.image(source.image), fit.parsing(source.parsing)
-    out, maps = pose_transfer_with_gates(generator, cfg, src_img[None], src_par[None],
+    src_img = fit.image(source.image)
+    src_par = None if source.parsing is None else fit.parsing(source.parsing)[None]
+    out, maps = pose_transfer_with_gates(generator, cfg, src_img[None], src_par,
                                          src_kp[None].astype(np.float32),
                                          tgt_kp[None].astype(np.float32))
     picture = gate_picture(
         maps,
         [("source", src_img), ("target pose", drawing.draw_skeleton(tgt_kp, h, w))],
-        [("predicted parsing", drawing.colorize_parsing(out["parsing"][0])),
-         ("result", out["image"][0])],
+        ([("predicted parsing", drawing.colorize_parsing(out["parsing"][0]))]
+         if "parsing" in out else []) + [("result", out["image"][0])],
         columns=args.columns)
     drawing.save_png_atomic(args.out, picture)
     print(f"wrote {args.out}: {len(maps)} gated layers "
@@ -86,7 +97,8 @@ def register(subparsers) -> None:
     p.add_argument("--source", required=True, help="the person's photo (any size)")
     p.add_argument("--source-keypoints", required=True, help="keypoint file of --source (the "
                    "formats `transfer` takes)")
-    p.add_argument("--source-parsing", required=True, help="parsing label PNG of --source")
+    p.add_argument("--source-parsing", help="parsing label PNG of --source (not for a "
+                   "one-stage model, stages=1)")
     p.add_argument("--target-keypoints", required=True,
                    help="target pose in the source photo's frame")
     p.add_argument("--target-person", type=int, default=None, metavar="N",

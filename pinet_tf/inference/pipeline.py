@@ -2,7 +2,9 @@
 
 Loads and checks every input first (so a bad file fails before anything runs or is written),
 fits the photo into the model's frame (`frame.Fit`), runs a predictor (`predictor.py`) and maps
-the result back to the photo's size.
+the result back to the photo's size. A one-stage model (`ModelConfig.stages == 1`) needs no
+source parsing and predicts none: `TransferResult.parsing` is then None and the grid has no
+parsing column.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def _require_pose(kp, what):
 @dataclass
 class TransferResult:
     image: np.ndarray          # uint8 [h,w,3], the source photo's frame
-    parsing: np.ndarray        # uint8 [h,w]
+    parsing: np.ndarray | None  # uint8 [h,w]; None for a one-stage model
     keypoints: np.ndarray      # target keypoints in the source photo's frame
     model: dict                # the same in the model's frame (+ inputs), for pictures
     fit: Fit
@@ -101,15 +103,19 @@ def transfer_many(predictor, jobs) -> list:
         src_kp = fit.keypoints(source.keypoints)
         _require_pose(src_kp, source.image_path)
         _require_pose(target_model, "target keypoints")
-        inputs.append((fit.image(source.image), fit.parsing(source.parsing), src_kp,
+        inputs.append((fit.image(source.image), None if source.parsing is None
+                       else fit.parsing(source.parsing), src_kp,
                        np.asarray(target_model, np.float32)))
-    images, parsings = predictor.transfer(*(np.stack(x) for x in zip(*inputs)))
+    images, parsings = predictor.transfer(*(None if any(a is None for a in x) else np.stack(x)
+                                            for x in zip(*inputs)))
+    if parsings is None:  # a one-stage model predicts no parsing
+        parsings = [None] * len(inputs)
     results = []
     for (source, target_model, fit), (src_img, src_par, src_kp, tgt_kp), image_m, parsing_m \
             in zip(jobs, inputs, images, parsings):
         results.append(TransferResult(
             image=fit.image_back(image_m, source.image),
-            parsing=fit.parsing_back(parsing_m, source.parsing),
+            parsing=None if parsing_m is None else fit.parsing_back(parsing_m, source.parsing),
             keypoints=fit.keypoints_back(tgt_kp),
             model=dict(source_image=src_img, source_parsing=src_par, source_keypoints=src_kp,
                        target_keypoints=tgt_kp, image=image_m, parsing=parsing_m),
@@ -162,23 +168,25 @@ def _zoom(img, factor):
 
 def transfer_grid(result: TransferResult, ground_truth=None, min_height=256) -> np.ndarray:
     """source | source skeleton | target skeleton | predicted parsing + legend | result
-    (| ground truth), all in the model's frame."""
+    (| ground truth), all in the model's frame (no parsing nor legend for a one-stage model)."""
     m = result.model
     h, w = m["image"].shape[:2]
     factor = max(1, -(-min_height // h))
+    parsed = m["parsing"] is not None
     cells = [m["source_image"],
              drawing.draw_skeleton(m["source_keypoints"], h, w),
-             drawing.draw_skeleton(m["target_keypoints"], h, w),
-             drawing.colorize_parsing(m["parsing"]),
-             m["image"]]
-    titles = ["source", "source pose", "target pose", "predicted parsing", "result"]
+             drawing.draw_skeleton(m["target_keypoints"], h, w)]
+    cells += [drawing.colorize_parsing(m["parsing"])] if parsed else []
+    cells.append(m["image"])
+    titles = ["source", "source pose", "target pose"] + (["predicted parsing"] if parsed
+                                                         else []) + ["result"]
     if ground_truth is not None:
         cells.append(ground_truth)
         titles.append("ground truth")
     cells = [_zoom(c, factor) for c in cells]
-    legend = drawing.parsing_legend(cells[0].shape[0])
-    cells.insert(4, legend)
-    titles.insert(4, "")
+    if parsed:
+        cells.insert(4, drawing.parsing_legend(cells[0].shape[0]))
+        titles.insert(4, "")
     return drawing.image_grid([cells], pad=4, titles=titles)
 
 

@@ -9,6 +9,9 @@ an exported SavedModel (its `pose_transfer` / `texture_transfer` signatures).
     predictor.transfer(source_image u8 [B,H,W,3], source_parsing u8 [B,H,W],
                        source_keypoints f32 [B,18,2], target_keypoints f32 [B,18,2])
         -> (image u8 [B,H,W,3], parsing u8 [B,H,W])
+    A one-stage model (`ModelConfig.stages == 1`; `predictor.has_parsing` False) takes
+    source_parsing=None (a given one is ignored) and returns (image, None); its `texture` raises
+    a one-line ValueError (texture transfer needs the parsing generator).
     predictor.texture(source_image, source_parsing, source_keypoints,
                       condition_image, condition_parsing, regions [B,12] (1 = replace))
         -> image u8 [B,H,W,3]
@@ -32,19 +35,36 @@ class KerasPredictor:
 
         self.generator, self.config = generator, cfg
         self.image_size = tuple(cfg.image_size)
+        self.has_parsing = cfg.has_parsing
+        self.source = None  # where it was loaded from (`load_predictor`), for messages
 
         @tf.function(reduce_retracing=True)
-        def _transfer(*args):
-            out = pose_transfer(generator, cfg, *args)
-            return out["image"], out["parsing"]
+        def _transfer(source_image, source_parsing, source_keypoints, target_keypoints):
+            out = pose_transfer(generator, cfg, source_image, source_parsing, source_keypoints,
+                                target_keypoints)
+            return out["image"], out.get("parsing")
+
+        @tf.function(reduce_retracing=True)
+        def _transfer_one_stage(source_image, source_keypoints, target_keypoints):
+            return pose_transfer(generator, cfg, source_image, None, source_keypoints,
+                                 target_keypoints)["image"]
 
         @tf.function(reduce_retracing=True)
         def _texture(*args):
             return texture_transfer(generator, cfg, *args)
 
         self._transfer, self._texture = _transfer, _texture
+        self._transfer_one_stage = _transfer_one_stage
 
     def transfer(self, source_image, source_parsing, source_keypoints, target_keypoints):
+        if not self.has_parsing:
+            image = self._transfer_one_stage(
+                np.asarray(source_image, np.uint8), np.asarray(source_keypoints, np.float32),
+                np.asarray(target_keypoints, np.float32))
+            return image.numpy(), None
+        if source_parsing is None:
+            raise ValueError(f"{self.source or 'this model'}: source_parsing is needed (the "
+                             f"model has a parsing generator)")
         image, parsing = self._transfer(
             np.asarray(source_image, np.uint8), np.asarray(source_parsing, np.uint8),
             np.asarray(source_keypoints, np.float32), np.asarray(target_keypoints, np.float32))
@@ -52,6 +72,9 @@ class KerasPredictor:
 
     def texture(self, source_image, source_parsing, source_keypoints, condition_image,
                 condition_parsing, regions):
+        from pinet_tf.models.texture import check_texture_model
+
+        check_texture_model(self.config, self.source)
         return self._texture(
             np.asarray(source_image, np.uint8), np.asarray(source_parsing, np.uint8),
             np.asarray(source_keypoints, np.float32), np.asarray(condition_image, np.uint8),
@@ -79,20 +102,30 @@ class SavedModelPredictor:
             raise ValueError(f"{path}: pose_transfer's source_image has no static size")
         self.image_size = (int(h), int(w))
         self.config = None
+        # A one-stage export's pose_transfer takes no source_parsing and returns no parsing.
+        self.has_parsing = "source_parsing" in self._pose.structured_input_signature[1]
 
     def transfer(self, source_image, source_parsing, source_keypoints, target_keypoints):
         import tensorflow as tf
-        out = self._pose(
-            source_image=tf.constant(source_image, tf.uint8),
-            source_parsing=tf.constant(source_parsing, tf.uint8),
-            source_keypoints=tf.constant(source_keypoints, tf.float32),
-            target_keypoints=tf.constant(target_keypoints, tf.float32))
-        return out["image"].numpy(), out["parsing"].numpy()
+        inputs = {"source_image": tf.constant(source_image, tf.uint8),
+                  "source_keypoints": tf.constant(source_keypoints, tf.float32),
+                  "target_keypoints": tf.constant(target_keypoints, tf.float32)}
+        if self.has_parsing:
+            if source_parsing is None:
+                raise ValueError(f"{self.path}: source_parsing is needed (the model has a "
+                                 f"parsing generator)")
+            inputs["source_parsing"] = tf.constant(source_parsing, tf.uint8)
+        out = self._pose(**inputs)
+        return out["image"].numpy(), out["parsing"].numpy() if "parsing" in out else None
 
     def texture(self, source_image, source_parsing, source_keypoints, condition_image,
                 condition_parsing, regions):
         import tensorflow as tf
         if self._tex is None:
+            if not self.has_parsing:
+                from pinet_tf.models.texture import one_stage_texture_error
+
+                raise ValueError(one_stage_texture_error(self.path))
             raise ValueError(f"{self.path}: SavedModel has no 'texture_transfer' signature")
         out = self._tex(
             source_image=tf.constant(source_image, tf.uint8),
@@ -106,6 +139,24 @@ class SavedModelPredictor:
 
 def is_saved_model(path) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def model_config(path, config=None):
+    """The ModelConfig of a model source without loading its weights (None when a SavedModel
+    has no config.json): lets the verbs check their inputs against the model first."""
+    path = os.fspath(path)
+    from pinet_tf.export.savedmodel import latest_version_dir, load_export_config
+
+    export = path if is_saved_model(path) else (latest_version_dir(path)
+                                                if os.path.isdir(path) else None)
+    if export:
+        try:
+            return load_export_config(export)
+        except FileNotFoundError:
+            return None
+    from pinet_tf.models.io import resolve_weights
+
+    return resolve_weights(path, config)[1]
 
 
 def load_predictor(path, config=None):
@@ -123,4 +174,6 @@ def load_predictor(path, config=None):
         return SavedModelPredictor(newest)
     from pinet_tf.models.io import load_generator
     generator, cfg = load_generator(path, config)
-    return KerasPredictor(generator, cfg)
+    predictor = KerasPredictor(generator, cfg)
+    predictor.source = path
+    return predictor

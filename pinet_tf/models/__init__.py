@@ -11,7 +11,9 @@ _EXPORTS = {
     "build_pose_discriminator": "pinet_tf.models.discriminators",
     "build_generator": "pinet_tf.models.generators",
     "build_image_generator": "pinet_tf.models.generators",
+    "build_one_stage_image_generator": "pinet_tf.models.generators",
     "build_parsing_generator": "pinet_tf.models.generators",
+    "generator_inputs": "pinet_tf.models.generators",
     "check_inputs": "pinet_tf.models.inputs",
 }
 

@@ -8,7 +8,8 @@ of that gate over the channels, per layer, to argue that the gates learn where t
 person, the limbs that move). The maps come from the layers' own gate values during one eager
 forward pass (`pinet_tf.layers.gated_conv.record_gates`), in network order: G_p's 16 gated
 layers (gp_gc1 .. gp_gc17; layer 10 is the attention), then G_i's. A model built with
-`convolution="vanilla"` has no gates; asking for its maps is an error.
+`convolution="vanilla"` has no gates; asking for its maps is an error. A one-stage model
+(`stages=1`) has no G_p: its maps are G_i's layers only.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def gate_maps(generator, inputs: dict) -> list:
 def pose_transfer_with_gates(generator, cfg, source_image, source_parsing, source_keypoints,
                              target_keypoints):
     """`pinet_tf.models.transfer.pose_transfer` on compact tensors, and the gate maps of that
-    very call: (outputs {"image", "parsing"} as uint8 arrays, [GateMap, ...])."""
+    very call: (outputs {"image", "parsing"} as uint8 arrays, [GateMap, ...]); a one-stage
+    model returns {"image"} and G_i's maps only (`source_parsing` may be None)."""
     from pinet_tf.models.transfer import pose_transfer
 
     with record_gates() as recorded:

@@ -8,6 +8,11 @@ Both are gated-conv encoder-decoders (paper Table 1; `docs/architecture.md`):
 G_p input channels (51): source image, source parsing one-hot, source heatmaps, target heatmaps.
 G_i input channels (45): source image, source parsing one-hot, parsing guide (12), target heatmaps.
 The channel orders are the authors', so their checkpoint imports unchanged.
+
+`ModelConfig.stages=1` (paper Table 3, "One w/ GC" / "One w/ VC") has no G_p: its G_i is the same
+encoder-decoder on 39 channels (source image, source heatmaps, target heatmaps), no parsing in
+or out (`build_one_stage_image_generator`). `build_generator` composes whichever the config asks
+for; `generator_inputs(cfg)` names its inputs.
 """
 
 import keras
@@ -68,8 +73,15 @@ PARSING_GENERATOR_INPUTS = ("source_image", "source_parsing_onehot", "source_hea
                             "target_heatmaps")
 IMAGE_GENERATOR_INPUTS = ("source_image", "source_parsing_onehot", "parsing_guide",
                           "target_heatmaps")
+#: The one-stage G_i's inputs (and its composed generator's): no parsing at all.
+ONE_STAGE_INPUTS = ("source_image", "source_heatmaps", "target_heatmaps")
 _CHANNELS = {"source_image": 3, "source_parsing_onehot": NUM_CLASSES, "parsing_guide": NUM_CLASSES,
              "source_heatmaps": NUM_KEYPOINTS, "target_heatmaps": NUM_KEYPOINTS}
+
+
+def generator_inputs(cfg: ModelConfig) -> tuple:
+    """The composed generator's input names for this config (two- or one-stage)."""
+    return PARSING_GENERATOR_INPUTS if cfg.has_parsing else ONE_STAGE_INPUTS
 
 
 def _inputs(cfg: ModelConfig, names) -> dict:
@@ -109,6 +121,8 @@ def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, pre
 
 def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
     """G_p: (source image, source parsing, source and target pose) -> target parsing logits."""
+    if not cfg.has_parsing:
+        raise ValueError("a one-stage config (stages=1) has no parsing generator")
     inputs = _inputs(cfg, PARSING_GENERATOR_INPUTS)
     x = keras.layers.Concatenate(name="gp_inputs")([inputs[k] for k in PARSING_GENERATOR_INPUTS])
     logits = _encoder_decoder(x, cfg, cfg.parsing_encoder_widths, NUM_CLASSES, "gp")
@@ -117,13 +131,27 @@ def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
     return keras.Model(inputs, {"parsing_logits": logits}, name="parsing_generator")
 
 
-def build_image_generator(cfg: ModelConfig) -> keras.Model:
-    """G_i: (source image, source parsing, parsing guide, target pose) -> image in [-1, 1]."""
-    inputs = _inputs(cfg, IMAGE_GENERATOR_INPUTS)
-    x = keras.layers.Concatenate(name="gi_inputs")([inputs[k] for k in IMAGE_GENERATOR_INPUTS])
+def _image_generator(cfg: ModelConfig, names) -> keras.Model:
+    inputs = _inputs(cfg, names)
+    x = keras.layers.Concatenate(name="gi_inputs")([inputs[k] for k in names])
     x = _encoder_decoder(x, cfg, cfg.image_encoder_widths, 3, "gi")
     image = ClipImage(straight_through=cfg.output_clamp == "straight_through", name="image")(x)
     return keras.Model(inputs, {"image": image}, name="image_generator")
+
+
+def build_image_generator(cfg: ModelConfig) -> keras.Model:
+    """G_i: (source image, source parsing, parsing guide, target pose) -> image in [-1, 1].
+
+    For `cfg.stages == 1` this is the one-stage G_i (`build_one_stage_image_generator`)."""
+    if not cfg.has_parsing:
+        return build_one_stage_image_generator(cfg)
+    return _image_generator(cfg, IMAGE_GENERATOR_INPUTS)
+
+
+def build_one_stage_image_generator(cfg: ModelConfig) -> keras.Model:
+    """The one-level G_i (paper Table 3 "One w/ GC"): (source image, source pose, target pose)
+    -> image in [-1, 1]; the same encoder-decoder and layer names as G_i, 39 input channels."""
+    return _image_generator(cfg, ONE_STAGE_INPUTS)
 
 
 def build_generator(cfg: ModelConfig, parsing_generator=None, image_generator=None):
@@ -131,8 +159,16 @@ def build_generator(cfg: ModelConfig, parsing_generator=None, image_generator=No
 
     Pass existing sub-models to share their weights (the trainer does).
     Returns a model with inputs {source_image, source_parsing_onehot, source_heatmaps,
-    target_heatmaps} and outputs {image, parsing_logits}.
+    target_heatmaps} and outputs {image, parsing_logits}; for `cfg.stages == 1` (no G_p) one
+    with inputs {source_image, source_heatmaps, target_heatmaps} and outputs {image}.
     """
+    if not cfg.has_parsing:
+        if parsing_generator is not None:
+            raise ValueError("a one-stage config (stages=1) has no parsing generator")
+        image_generator = image_generator or build_one_stage_image_generator(cfg)
+        inputs = _inputs(cfg, ONE_STAGE_INPUTS)
+        image = image_generator(inputs)["image"]
+        return keras.Model(inputs, {"image": image}, name="generator")
     parsing_generator = parsing_generator or build_parsing_generator(cfg)
     image_generator = image_generator or build_image_generator(cfg)
     inputs = _inputs(cfg, PARSING_GENERATOR_INPUTS)

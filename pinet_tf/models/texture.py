@@ -12,6 +12,10 @@ What G_I receives as M_s depends on how it was trained (`cfg.parsing_feed`):
 * "logits" (authors' code, the released checkpoint): G_I only ever saw G_p's raw logits, whose
   scale a one-hot map does not match; it gets G_p(I_s, M_s, P_s -> P_s), i.e. the source's own
   parsing re-predicted in its own pose, which is M_s in the form G_I knows.
+
+A one-stage model (`ModelConfig.stages == 1`) has no parsing generator and its G_I takes no
+parsing, so it cannot do this: `check_texture_model` gives the one line every texture path
+raises.
 """
 
 import tensorflow as tf
@@ -19,6 +23,18 @@ import tensorflow as tf
 from pinet_tf.config import NUM_CLASSES, ModelConfig
 from pinet_tf.models.encoding import float_to_uint8, image_to_float, keypoints_to_heatmaps, \
     parsing_to_onehot
+
+
+def one_stage_texture_error(source=None) -> str:
+    """The line a texture verb gives for a one-stage model (`source`: the run or file)."""
+    return (f"texture transfer needs the parsing generator; the model in "
+            f"{source or 'this run'} has stages=1")
+
+
+def check_texture_model(cfg: ModelConfig, source=None) -> None:
+    """ValueError (one line) unless the model can do texture transfer (it has G_p)."""
+    if not cfg.has_parsing:
+        raise ValueError(one_stage_texture_error(source))
 
 
 def regions_to_multihot(class_ids, batch_size=None):
@@ -42,6 +58,7 @@ def texture_transfer(generator, cfg: ModelConfig, source_image, source_parsing, 
     Returns:
         uint8 [B,H,W,3], the edited source image.
     """
+    check_texture_model(cfg)
     parsing_generator = generator.get_layer("parsing_generator")
     image_generator = generator.get_layer("image_generator")
     height, width = cfg.image_size

@@ -6,6 +6,7 @@
 
 The exported signatures, the Keras predictor, the TFLite benchmark and the tests all call
 `pose_transfer`; its sibling for paper Eq. 11 is `pinet_tf.models.texture.texture_transfer`.
+A one-stage model (`ModelConfig.stages == 1`) takes no label map and returns no parsing.
 """
 
 import tensorflow as tf
@@ -17,12 +18,21 @@ from pinet_tf.models.encoding import float_to_uint8, image_to_float, keypoints_t
 
 def pose_inputs(cfg: ModelConfig, source_image, source_parsing, source_keypoints,
                 target_keypoints) -> dict:
-    """Compact tensors -> the generator's input dict (images [-1, 1], one-hot, heatmaps)."""
+    """Compact tensors -> the generator's input dict (images [-1, 1], one-hot, heatmaps).
+
+    A one-stage model (`cfg.stages == 1`) takes no parsing: `source_parsing` is ignored (None is
+    fine); a two-stage model needs it."""
     h, w = cfg.image_size
-    return {"source_image": image_to_float(source_image),
-            "source_parsing_onehot": parsing_to_onehot(source_parsing),
-            "source_heatmaps": keypoints_to_heatmaps(source_keypoints, h, w, cfg.heatmap_sigma),
-            "target_heatmaps": keypoints_to_heatmaps(target_keypoints, h, w, cfg.heatmap_sigma)}
+    inputs = {"source_image": image_to_float(source_image),
+              "source_heatmaps": keypoints_to_heatmaps(source_keypoints, h, w,
+                                                       cfg.heatmap_sigma),
+              "target_heatmaps": keypoints_to_heatmaps(target_keypoints, h, w,
+                                                       cfg.heatmap_sigma)}
+    if cfg.has_parsing:
+        if source_parsing is None:
+            raise ValueError("this model has a parsing generator: it needs the source parsing")
+        inputs["source_parsing_onehot"] = parsing_to_onehot(source_parsing)
+    return inputs
 
 
 def pose_transfer(generator, cfg: ModelConfig, source_image, source_parsing, source_keypoints,
@@ -34,9 +44,12 @@ def pose_transfer(generator, cfg: ModelConfig, source_image, source_parsing, sou
         source_image: uint8 [B,H,W,3]; source_parsing: uint8 [B,H,W] labels 0..11.
         source_keypoints, target_keypoints: float32 [B,18,2] (y, x) pixels, -1 = missing.
     Returns:
-        {"image": uint8 [B,H,W,3], "parsing": uint8 [B,H,W] (the predicted target parsing)}.
+        {"image": uint8 [B,H,W,3], "parsing": uint8 [B,H,W] (the predicted target parsing)};
+        a one-stage model (`cfg.stages == 1`) ignores `source_parsing` and returns {"image"}.
     """
     out = generator(pose_inputs(cfg, source_image, source_parsing, source_keypoints,
                                 target_keypoints), training=False)
+    if not cfg.has_parsing:
+        return {"image": float_to_uint8(out["image"])}
     parsing = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
     return {"image": float_to_uint8(out["image"]), "parsing": parsing}

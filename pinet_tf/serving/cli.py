@@ -76,7 +76,7 @@ def client_command(args) -> int:
                 raise ValueError(f"{flag} must name a .png file, got {path!r}")
             check_writable(path, "output picture")
     image = read_image(args.source, "source image")
-    parsing = _read_parsing(args.source_parsing)
+    parsing = _read_parsing(args.source_parsing) if args.source_parsing else None
     source_kp = read_keypoints(args.source_keypoints, args.min_confidence, args.person,
                                "--person")
     target_kp = read_keypoints(args.target_keypoints, args.min_confidence, args.target_person,
@@ -86,12 +86,24 @@ def client_command(args) -> int:
         try:
             expected = c.metadata()["signatures"][DEFAULT_SIGNATURE]["inputs"]
             h, w = expected["source_image"][1][1:3]
-            if image.shape[:2] != (h, w) or parsing.shape != (h, w):
+            # A one-stage model (stages=1) takes no source_parsing (and returns no parsing).
+            wants_parsing = "source_parsing" in expected
+            if wants_parsing and parsing is None:
+                raise ValueError("--source-parsing is needed: the served model takes a "
+                                 "source_parsing")
+            if args.out_parsing and not wants_parsing:
+                raise ValueError("--out-parsing: the served model has stages=1 and returns no "
+                                 "parsing")
+            if image.shape[:2] != (h, w) or (wants_parsing and parsing.shape != (h, w)):
                 raise ValueError(f"the model takes {h}x{w} images; {args.source} is "
-                                 f"{image.shape[0]}x{image.shape[1]} and {args.source_parsing} "
-                                 f"is {parsing.shape[0]}x{parsing.shape[1]}")
-            out = c.predict(source_image=image[None], source_parsing=parsing[None],
-                            source_keypoints=source_kp[None], target_keypoints=target_kp[None])
+                                 f"{image.shape[0]}x{image.shape[1]}" + (
+                                     f" and {args.source_parsing} is {parsing.shape[0]}x"
+                                     f"{parsing.shape[1]}" if wants_parsing else ""))
+            inputs = dict(source_image=image[None], source_keypoints=source_kp[None],
+                          target_keypoints=target_kp[None])
+            if wants_parsing:
+                inputs["source_parsing"] = parsing[None]
+            out = c.predict(**inputs)
         except grpc.RpcError as e:
             raise ValueError(f"server {args.server}: {e.code().name}: {e.details()}") from e
     save_png_atomic(args.out, out["image"][0])
@@ -133,7 +145,8 @@ def register(subparsers) -> None:
     p.add_argument("--source", required=True, help="source image (PNG/JPEG, the model's size)")
     p.add_argument("--source-keypoints", required=True,
                    help=f"the source's keypoints in its frame: {FORMATS_HELP}")
-    p.add_argument("--source-parsing", required=True, help="label PNG, classes 0..11")
+    p.add_argument("--source-parsing", help="label PNG, classes 0..11 (not for a one-stage "
+                   "model, stages=1)")
     p.add_argument("--target-keypoints", required=True,
                    help="the target pose in the source's frame, same formats")
     p.add_argument("--person", type=int, default=None, metavar="N",

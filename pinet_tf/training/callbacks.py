@@ -52,7 +52,8 @@ class PhaseScheduler(keras.callbacks.Callback):
         if phase != self.model.current_phase():
             self.model.phase.assign(phase)
             if self.verbose:
-                print(f"\nstep {step}: phase {phase} ({PHASE_NAMES.get(phase, phase)})",
+                names = getattr(self.model, "phase_names", PHASE_NAMES)
+                print(f"\nstep {step}: phase {phase} ({names.get(phase, phase)})",
                       flush=True)
 
 
@@ -87,20 +88,23 @@ def _current_lr(optimizer):
 
 def sample_grid(model, batch, scale=1) -> np.ndarray:
     """uint8 picture, one row per example: source | target pose | predicted parsing |
-    generated | target; cells enlarged `scale` times (nearest) for small configs."""
+    generated | target (no parsing column for a one-stage model); cells enlarged `scale` times
+    (nearest) for small configs."""
     out = model(batch, training=False)
     generated = float_to_uint8(out["image"]).numpy()
     source = float_to_uint8(batch["source_image"]).numpy()
     target = float_to_uint8(batch["target_image"]).numpy()
-    parsing = np.argmax(np.asarray(out["parsing_logits"]), axis=-1)
+    parsing = np.argmax(np.asarray(out["parsing_logits"]), axis=-1) \
+        if "parsing_logits" in out else None
     keypoints = np.asarray(batch["target_keypoints"])
     h, w = source.shape[1:3]
     big = lambda a: np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)  # noqa: E731
-    rows = [[big(source[i]), drawing.draw_skeleton(keypoints[i] * scale, h * scale, w * scale),
-             big(drawing.colorize_parsing(parsing[i])), big(generated[i]), big(target[i])]
-            for i in range(source.shape[0])]
-    return drawing.image_grid(rows, titles=["source", "target pose", "predicted parsing",
-                                            "generated", "target"], legend=True)
+    rows = [[big(source[i]), drawing.draw_skeleton(keypoints[i] * scale, h * scale, w * scale)]
+            + ([big(drawing.colorize_parsing(parsing[i]))] if parsing is not None else [])
+            + [big(generated[i]), big(target[i])] for i in range(source.shape[0])]
+    titles = ["source", "target pose"] + (["predicted parsing"] if parsing is not None else []) \
+        + ["generated", "target"]
+    return drawing.image_grid(rows, titles=titles, legend=parsing is not None)
 
 
 class TrainingLogger(keras.callbacks.Callback):
@@ -124,6 +128,8 @@ class TrainingLogger(keras.callbacks.Callback):
                 for label, opt in (("parsing", self.model.parsing_optimizer),
                                    ("image", self.model.image_optimizer),
                                    ("discriminators", self.model.discriminator_optimizer)):
+                    if label == "parsing" and not self.model.has_parsing:
+                        continue
                     tf.summary.scalar(f"learning_rate/{label}", _current_lr(opt))
             if step % self.image_every == 0 and self.sample_batch is not None:
                 grid = sample_grid(self.model, self.sample_batch)

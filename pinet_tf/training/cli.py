@@ -52,6 +52,8 @@ def configs(args):
         cfg = dataclasses.replace(cfg, convolution=args.convolution)
     if args.output_clamp is not None:
         cfg = dataclasses.replace(cfg, output_clamp=args.output_clamp)
+    if args.stages is not None:
+        cfg = dataclasses.replace(cfg, stages=args.stages)
     return cfg, TrainConfig(**options)
 
 
@@ -77,13 +79,14 @@ def train_command(args) -> int:
         print(f"held-out pairs ({result['split']} split): " + ", ".join(
             f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
     if "results" in result:
-        print(f"results picture (source | target pose | parsing | generated | target): "
+        parsing = "parsing | " if "parsing_accuracy" in metrics else ""  # none for stages=1
+        print(f"results picture (source | target pose | {parsing}generated | target): "
               f"{result['results']}")
     return 0
 
 
 def register(subparsers) -> None:
-    from pinet_tf.config import CONVOLUTIONS, OUTPUT_CLAMPS, PRESETS
+    from pinet_tf.config import CONVOLUTIONS, OUTPUT_CLAMPS, PRESETS, STAGES
     from pinet_tf.training.config import RECIPES, SCHEDULES
 
     p = subparsers.add_parser(
@@ -124,6 +127,10 @@ def register(subparsers) -> None:
     p.add_argument("--convolution", choices=CONVOLUTIONS, default=None,
                    help="the paper's gated convolution (default) or the 'vanilla' ablation: "
                         "plain convolutions of the same geometry (paper Table 3)")
+    p.add_argument("--stages", type=int, choices=STAGES, default=None,
+                   help="2: PINet (parsing generator, then image generator); 1: the paper's "
+                        "one-level ablation, no parsing generator, the image generator fed the "
+                        "source image and both poses only (Table 3). Default: the config's")
     p.add_argument("--output-clamp", choices=OUTPUT_CLAMPS, default=None,
                    help="'hard' (the authors' clamp, zero gradient where saturated) or "
                         "'straight_through' (same output, gradient passed through; not "

@@ -34,6 +34,11 @@ PHASE_PARSING, PHASE_IMAGE, PHASE_JOINT = 1, 2, 3
 PHASE_NAMES = {PHASE_PARSING: "parsing generator alone",
                PHASE_IMAGE: "image generator alone (ground-truth target parsing)",
                PHASE_JOINT: "joint"}
+#: The phases of a one-stage model (`ModelConfig.stages == 1`): phase 1 is skipped (nothing to
+#: train without G_p), phases 2 and 3 are the same image-only step (`pinet_tf.training.trainer`).
+ONE_STAGE_PHASE_NAMES = {PHASE_PARSING: "skipped: no parsing generator",
+                         PHASE_IMAGE: "one-stage image generator",
+                         PHASE_JOINT: "one-stage image generator, joint phase's schedule"}
 #: The official schedule's default length: the authors' 500 + 200 "epochs" of 4,000 pairs.
 OFFICIAL_EPOCHS, OFFICIAL_PAIRS_PER_EPOCH = 700, 4000
 PAPER_STEPS = (60_000, 60_000, 90_000)

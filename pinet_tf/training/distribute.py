@@ -63,11 +63,12 @@ def run_custom_loop(trainer, train_cfg, train_ds, manager, strategy, verbose=1):
         phase = train_cfg.phase_at(step)
         if phase != trainer.current_phase():
             trainer.phase.assign(phase)
-        fn = steps.get(phase)
+        traced = trainer.traced_phase(phase)
+        fn = steps.get(traced)
         if fn is None:
-            def fn(batch, _phase=phase):
+            def fn(batch, _phase=traced):
                 return strategy.run(trainer.phase_train_step, args=(_phase, batch))
-            fn = steps[phase] = tf.function(fn)
+            fn = steps[traced] = tf.function(fn)
         logs = fn(next(dist))
         step = int(trainer.step.assign_add(1).numpy())
         values = {k: float(np.asarray(strategy.experimental_local_results(v)[0]))

@@ -13,6 +13,11 @@ trainer (VGG19 and `--init-weights` read and checked here), prepare the data (a 
 given), train (`run_fit`, or `distribute.run_custom_loop` under MultiWorkerMirroredStrategy),
 save. A run that fails before its first checkpoint leaves nothing of what it created.
 
+A one-stage model (`ModelConfig.stages == 1`) has nothing to train in phase 1 (G_p alone), so its
+run starts at the first step of phase 2 (`skip_parsing_phase`, with a log line): the steps it
+trains carry the same global step numbers, learning rates and training pairs as the two-stage
+run's G_i steps, and its final step is the same `total_steps`.
+
 Exact resume: the data stream is a function of the seed (deterministic order, seeded shuffle),
 so a resumed run skips the pairs the checkpointed steps consumed and continues with the ones the
 uninterrupted run would have seen next; the checkpoint holds the dropout seed states as well.
@@ -95,6 +100,10 @@ def check_run(cfg, train_cfg, out, data=None, resume=False):
         raise ValueError(f"{out} already holds a run (checkpoints in "
                          f"{os.path.join(out, CHECKPOINTS)}); pass --resume to continue it or "
                          f"choose another --out")
+    if not cfg.has_parsing and train_cfg.first_step_training("image") >= train_cfg.total_steps:
+        raise ValueError(f"--steps {','.join(map(str, train_cfg.steps))}: a one-stage model "
+                         f"(stages=1) trains nothing in phase 1 (the parsing generator alone); "
+                         f"give phase 2 or 3 some steps")
     if data is not None:
         from pinet_tf.datasets import tfrecords
 
@@ -144,6 +153,16 @@ def load_initial_weights(trainer, source, cfg, log=print) -> None:
             log(f"initial weights: {name} from {path}")
         else:
             log(f"initial weights: no {path}: {name} initialised fresh")
+
+
+def skip_parsing_phase(trainer, train_cfg, log=print) -> None:
+    """A one-stage trainer at step 0 jumps to the first step of phase 2 (module docstring)."""
+    first = train_cfg.first_step_training("image")
+    if trainer.has_parsing or int(trainer.step.numpy()) >= first:
+        return
+    trainer.step.assign(first)
+    log(f"stages=1: no parsing generator, so phase 1's {first} steps are skipped; training "
+        f"starts at step {first} (phases 2 and 3 train the one-stage image generator)")
 
 
 def restore_checkpoint(manager) -> None:
@@ -240,6 +259,8 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
                       f", phase {trainer.current_phase()}", flush=True)
             elif train_cfg.init_weights:
                 load_initial_weights(trainer, train_cfg.init_weights, cfg)
+            if not resume:
+                skip_parsing_phase(trainer, train_cfg)
             split = held_out_split(records)
             sample = next(iter(held_out(records, split, cfg, 4)))
             train_ds = training_data(records, cfg, train_cfg, int(trainer.step.numpy()))

@@ -21,6 +21,13 @@ phase (created on first use, then cached). Each traced step contains only its ph
 and optimizer updates: no `tf.cond` around optimizer updates (whose `merge_call` under
 MirroredStrategy does not work inside a cond branch), no wasted compute. It requires
 `steps_per_execution=1` (one step per call, so a switch lands on the exact step).
+
+One-stage models (`ModelConfig.stages == 1`, paper Table 3 "One w/ GC"): there is no G_p, so
+the trainer holds G_i, D_P and D_A only (no parsing optimizer in the checkpoint), phase 1 has
+nothing to train (`pinet_tf.training.run` starts such a run at the first step of phase 2, so the
+step numbers, learning-rate schedules and data order equal the two-stage run's), and phases 2
+and 3 are the same step: G_i on (source image, source heatmaps, target heatmaps) with the image
+losses (L1, perceptual, GAN) and both discriminators. No parsing loss or accuracy is reported.
 """
 
 import functools
@@ -37,8 +44,9 @@ from pinet_tf.metrics import ssim
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
                              build_image_generator, build_parsing_generator,
                              build_pose_discriminator)
-from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
-from pinet_tf.training.config import PHASE_IMAGE, PHASE_JOINT, PHASE_PARSING
+from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS, generator_inputs
+from pinet_tf.training.config import (ONE_STAGE_PHASE_NAMES, PHASE_IMAGE, PHASE_JOINT,
+                                      PHASE_NAMES, PHASE_PARSING)
 
 #: The loss weights `compile` takes (`TrainConfig.loss_weights`).
 LOSS_WEIGHTS = ("l1", "perceptual", "gan", "parsing_ce", "parsing_l1")
@@ -46,12 +54,15 @@ LOSS_WEIGHTS = ("l1", "perceptual", "gan", "parsing_ce", "parsing_l1")
 LOSS_NAMES = ("parsing_ce", "parsing_l1", "l1", "perceptual", "g_gan", "d_pose",
               "d_appearance", "g_total")
 EVAL_NAMES = ("l1", "ssim", "parsing_accuracy")
+_PARSING_NAMES = ("parsing_ce", "parsing_l1", "parsing_accuracy")
 
 
-def _phase_losses(phase, schedule_weights):
-    """Loss names a phase reports."""
+def _phase_losses(phase, schedule_weights, has_parsing=True):
+    """Loss names a phase reports (a one-stage model: none in phase 1, image losses after)."""
+    if not has_parsing and phase == PHASE_PARSING:
+        return []
     names = []
-    if phase in (PHASE_PARSING, PHASE_JOINT):
+    if phase in (PHASE_PARSING, PHASE_JOINT) and has_parsing:
         names.append("parsing_ce")
         if schedule_weights["parsing_l1"] > 0:
             names.append("parsing_l1")
@@ -75,22 +86,30 @@ class PINetTrainer(keras.Model):
         kwargs.setdefault("name", "pinet_trainer")
         super().__init__(**kwargs)
         self.cfg = cfg
-        self.parsing_generator = parsing_generator or build_parsing_generator(cfg)
+        self.has_parsing = cfg.has_parsing
+        if not self.has_parsing and parsing_generator is not None:
+            raise ValueError("a one-stage config (stages=1) has no parsing generator")
+        self.parsing_generator = (parsing_generator or build_parsing_generator(cfg)) \
+            if self.has_parsing else None
         self.image_generator = image_generator or build_image_generator(cfg)
         self.pose_discriminator = pose_discriminator or build_pose_discriminator(cfg)
         self.appearance_discriminator = (appearance_discriminator
                                          or build_appearance_discriminator(cfg))
         self.generator = build_generator(cfg, self.parsing_generator, self.image_generator)
         # G_p logits -> G_i's guide in the joint phase: the composed generator's own layer.
-        self.parsing_guide = self.generator.get_layer("parsing_guide")
+        self.parsing_guide = self.generator.get_layer("parsing_guide") if self.has_parsing \
+            else None
+        self.phase_names = PHASE_NAMES if self.has_parsing else ONE_STAGE_PHASE_NAMES
         self.phase = keras.Variable(PHASE_JOINT, dtype="int32", trainable=False, name="phase")
         self.step = keras.Variable(0, dtype="int64", trainable=False, name="step")
         self._trackers = {n: keras.metrics.Mean(name=n)
-                          for n in dict.fromkeys(LOSS_NAMES + EVAL_NAMES)}
+                          for n in dict.fromkeys(LOSS_NAMES + EVAL_NAMES)
+                          if self.has_parsing or n not in _PARSING_NAMES}
         self._compiled_steps = {}
 
     def call(self, inputs, training=False):
-        return self.generator({k: inputs[k] for k in PARSING_GENERATOR_INPUTS}, training=training)
+        return self.generator({k: inputs[k] for k in generator_inputs(self.cfg)},
+                              training=training)
 
     @property
     def metrics(self):
@@ -104,7 +123,8 @@ class PINetTrainer(keras.Model):
 
         Args:
             parsing_optimizer, image_optimizer: G_p's and G_i's (separate Adam states: in the
-                paper schedule G_i starts later). discriminator_optimizer: D_P's and D_A's.
+                paper schedule G_i starts later; a one-stage trainer ignores the parsing one).
+                discriminator_optimizer: D_P's and D_A's.
                 Under a mixed_float16 policy each must be a `keras.optimizers.LossScaleOptimizer`.
             loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} (`TrainConfig.
                 loss_weights`). gan_kind: "log" or "lsgan".
@@ -132,12 +152,14 @@ class PINetTrainer(keras.Model):
                              "per step)")
         # Keras's own `optimizer` slot gets G_p's (already built below), so `fit` builds nothing
         # else; the step uses the three optimizers explicitly.
-        super().compile(optimizer=self.parsing_optimizer, **kwargs)
+        super().compile(optimizer=self.parsing_optimizer if self.has_parsing
+                        else self.image_optimizer, **kwargs)
         # Build the optimizer slots now (inside the caller's strategy scope, if any).
-        for opt, variables in (
-                (self.parsing_optimizer, self.parsing_generator.trainable_variables),
-                (self.image_optimizer, self.image_generator.trainable_variables),
-                (self.discriminator_optimizer, self._discriminator_variables())):
+        slots = [(self.image_optimizer, self.image_generator.trainable_variables),
+                 (self.discriminator_optimizer, self._discriminator_variables())]
+        if self.has_parsing:
+            slots.insert(0, (self.parsing_optimizer, self.parsing_generator.trainable_variables))
+        for opt, variables in slots:
             if not opt.built:
                 opt.build(variables)
         self._compiled_steps = {}
@@ -151,33 +173,40 @@ class PINetTrainer(keras.Model):
         """Everything a resumed run needs: the four networks, three optimizers, step, phase, and
         the dropout layers' random-seed states (which `tf.train.Checkpoint` does not track
         through a Keras model), so a resumed run draws the masks the uninterrupted one would."""
-        networks = (self.parsing_generator, self.image_generator, self.pose_discriminator,
-                    self.appearance_discriminator)
+        # A one-stage trainer has neither G_p nor its optimizer; the order (of `seed_states`)
+        # is the two-stage one, so earlier checkpoints restore unchanged.
+        gp = {"parsing_generator": self.parsing_generator} if self.has_parsing else {}
+        networks = {**gp, "image_generator": self.image_generator,
+                    "pose_discriminator": self.pose_discriminator,
+                    "appearance_discriminator": self.appearance_discriminator}
+        optimizers = {"parsing_optimizer": self.parsing_optimizer} if self.has_parsing else {}
+        optimizers.update(image_optimizer=self.image_optimizer,
+                          discriminator_optimizer=self.discriminator_optimizer)
         seeds = []
-        for net in networks:
+        for net in networks.values():
             weights = {id(w) for w in net.weights}
             seeds += [v for v in net.variables if id(v) not in weights]
-        return tf.train.Checkpoint(
-            parsing_generator=self.parsing_generator, image_generator=self.image_generator,
-            pose_discriminator=self.pose_discriminator,
-            appearance_discriminator=self.appearance_discriminator,
-            parsing_optimizer=self.parsing_optimizer, image_optimizer=self.image_optimizer,
-            discriminator_optimizer=self.discriminator_optimizer, step=self.step,
-            phase=self.phase, seed_states=seeds)
+        return tf.train.Checkpoint(**networks, **optimizers, step=self.step, phase=self.phase,
+                                   seed_states=seeds)
 
     # -- the step ------------------------------------------------------------------------
     def current_phase(self) -> int:
         return int(ops.convert_to_numpy(self.phase))
 
     def phase_losses(self, phase):
-        return _phase_losses(phase, self.loss_weights_)
+        return _phase_losses(phase, self.loss_weights_, self.has_parsing)
+
+    def traced_phase(self, phase) -> int:
+        """The phase whose traced step runs `phase`: a one-stage model's phases 2 and 3 are one
+        step, traced once."""
+        return phase if self.has_parsing or phase == PHASE_PARSING else PHASE_JOINT
 
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
             return self.train_function
 
         def train_function(iterator):
-            phase = self.current_phase()
+            phase = self.traced_phase(self.current_phase())
             fn = self._compiled_steps.get(phase)
             if fn is None:
                 fn = self._compiled_steps[phase] = self._make_function(
@@ -200,10 +229,13 @@ class PINetTrainer(keras.Model):
             data = data[0]
         w = self.loss_weights_
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        trains_gp = phase in (PHASE_PARSING, PHASE_JOINT)
+        if not self.has_parsing and phase == PHASE_PARSING:
+            raise ValueError("a one-stage model (stages=1) has no phase 1 (parsing generator "
+                             "alone); its run starts at phase 2")
+        trains_gp = phase in (PHASE_PARSING, PHASE_JOINT) and self.has_parsing
         trains_gi = phase in (PHASE_IMAGE, PHASE_JOINT)
         target = data["target_image"]
-        target_onehot = data["target_parsing_onehot"]
+        target_onehot = data["target_parsing_onehot"] if self.has_parsing else None
         losses = {}
         gp_vars = self.parsing_generator.trainable_variables if trains_gp else []
         gi_vars = self.image_generator.trainable_variables if trains_gi else []
@@ -218,12 +250,8 @@ class PINetTrainer(keras.Model):
                     losses["parsing_l1"] = parsing_l1(logits, target_onehot)
                     parsing_loss = ops.add(parsing_loss, w["parsing_l1"] * losses["parsing_l1"])
             if trains_gi:
-                guide = target_onehot if phase == PHASE_IMAGE else self.parsing_guide(logits)
-                fake = self.image_generator({
-                    "source_image": data["source_image"],
-                    "source_parsing_onehot": data["source_parsing_onehot"],
-                    "parsing_guide": guide,
-                    "target_heatmaps": data["target_heatmaps"]}, training=True)["image"]
+                fake = self.image_generator(self._image_inputs(phase, data, logits if trains_gp
+                                                               else None), training=True)["image"]
                 losses["l1"] = l1_loss(fake, target)
                 image_loss = w["l1"] * losses["l1"]
                 if w["perceptual"] > 0:
@@ -257,6 +285,17 @@ class PINetTrainer(keras.Model):
             self._trackers[name].update_state(value)
         return {n: self._trackers[n].result() for n in self.phase_losses(phase)}
 
+    def _image_inputs(self, phase, data, logits=None):
+        """G_i's inputs: the one-stage G_i's three, or the guide of the phase (ground truth in
+        phase 2, G_p's output without gradient in phase 3)."""
+        if not self.has_parsing:
+            return {k: data[k] for k in generator_inputs(self.cfg)}
+        guide = data["target_parsing_onehot"] if phase == PHASE_IMAGE \
+            else self.parsing_guide(logits)
+        return {"source_image": data["source_image"],
+                "source_parsing_onehot": data["source_parsing_onehot"],
+                "parsing_guide": guide, "target_heatmaps": data["target_heatmaps"]}
+
     def _pose_scores(self, data, images):
         return self.pose_discriminator({"target_heatmaps": data["target_heatmaps"],
                                         "image": images}, training=True)["score"]
@@ -286,17 +325,19 @@ class PINetTrainer(keras.Model):
 
     # -- evaluation ------------------------------------------------------------------------
     def test_step(self, data):
-        """L1 and SSIM of generated vs target (full G_p -> G_i path), parsing accuracy."""
+        """L1 and SSIM of generated vs target (full G_p -> G_i path), parsing accuracy (not for
+        a one-stage model, which predicts no parsing)."""
         if isinstance(data, (tuple, list)):
             data = data[0]
         out = self(data, training=False)
         image = ops.cast(out["image"], "float32")
         target = data["target_image"]
-        predicted = ops.argmax(out["parsing_logits"], axis=-1)
-        truth = ops.argmax(data["target_parsing_onehot"], axis=-1)
         per_image_l1 = ops.mean(ops.abs(image - target), axis=(1, 2, 3))
         self._trackers["l1"].update_state(per_image_l1)
         self._trackers["ssim"].update_state(ssim(image, target, data_range=2.0))
-        self._trackers["parsing_accuracy"].update_state(
-            ops.mean(ops.cast(ops.equal(predicted, truth), "float32"), axis=(1, 2)))
-        return {n: self._trackers[n].result() for n in EVAL_NAMES}
+        if self.has_parsing:
+            predicted = ops.argmax(out["parsing_logits"], axis=-1)
+            truth = ops.argmax(data["target_parsing_onehot"], axis=-1)
+            self._trackers["parsing_accuracy"].update_state(
+                ops.mean(ops.cast(ops.equal(predicted, truth), "float32"), axis=(1, 2)))
+        return {n: self._trackers[n].result() for n in EVAL_NAMES if n in self._trackers}

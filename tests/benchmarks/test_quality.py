@@ -44,3 +44,39 @@ def test_smoke_recipe_end_to_end(tmp_path):
     cells = rows * 64 * scale + (rows + 1) * 2
     assert cells + 11 <= img.shape[0] <= cells + 50  # the cells and a title strip
     assert img.shape[1] >= 6 * 44 * scale + 7 * 2    # six columns and the parsing legend
+
+
+def test_picture_without_a_predicted_parsing(tmp_path):
+    # A one-stage variant first (no parsing): the column shows the first variant that has one.
+    rng = np.random.default_rng(0)
+    n, h, w = 3, 64, 44
+    pairs = {"source_image": rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8),
+             "target_image": rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8),
+             "target_keypoints": rng.uniform(0, 40, (n, 18, 2)).astype(np.float32)}
+    images = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    parsing = rng.integers(0, 12, (n, h, w), dtype=np.uint8)
+    scale = -(-96 // w)
+    widths = {}
+    for name, results in {
+            "none": {"one_stage": {"images": images, "parsing": None}},
+            "second": {"one_stage": {"images": images, "parsing": None},
+                       "gan": {"images": images, "parsing": parsing}}}.items():
+        quality.picture(pairs, results, str(tmp_path / f"{name}.png"))
+        widths[name] = np.asarray(Image.open(tmp_path / f"{name}.png")).shape[1]
+    assert widths["none"] < 4 * w * scale + 5 * 2 + 20  # source, pose, one variant, target
+    assert widths["second"] >= 6 * w * scale + 7 * 2  # + parsing, another variant, legend
+    assert quality.VARIANTS["one_stage"](quality.RECIPES["smoke"])[-2:] == ["--stages", "1"]
+
+
+@pytest.mark.slow
+def test_smoke_recipe_one_stage_variant(tmp_path):
+    results, picture = tmp_path / "quality.json", tmp_path / "quality.png"
+    assert quality.main(["--recipe", "smoke", "--work", str(tmp_path / "work"), "--variants",
+                         "one_stage", "--results", str(results), "--picture", str(picture)]) == 0
+    out = json.loads(results.read_text())
+    v = out["variants"]["one_stage"]
+    assert {"l1", "ssim", "psnr"} <= set(v["metrics"]["model"])
+    assert all(np.isfinite(g["value"]) for g in v["goals"])
+    with open(tmp_path / "work" / "runs" / "one_stage" / "config.json") as f:
+        assert json.load(f)["stages"] == 1
+    assert Image.open(picture).size[0] < 5 * 44 * -(-96 // 44)  # no parsing column or legend

@@ -31,7 +31,7 @@ class TinyExport:
 def model_inputs(cfg, arrays):
     """Compact arrays -> the Keras generator's inputs (what the signatures compute in-graph)."""
     from pinet_tf.models.transfer import pose_inputs
-    return pose_inputs(cfg, arrays["source_image"], arrays["source_parsing"],
+    return pose_inputs(cfg, arrays["source_image"], arrays.get("source_parsing"),
                        arrays["source_keypoints"], arrays["target_keypoints"])
 
 
@@ -53,9 +53,11 @@ def calibrate_batchnorm(generator, cfg, seed=123):
         layer.momentum = momentum
 
 
-def tiny_export(request, tmp_path_factory, trained: bool = False) -> TinyExport:
-    """Call from a module-scoped fixture; exports once per session (per kind of weights)."""
-    key = "trained" if trained else "random"
+def tiny_export(request, tmp_path_factory, trained: bool = False, **changes) -> TinyExport:
+    """Call from a module-scoped fixture; exports once per session (per kind of weights).
+    `changes`: ModelConfig fields of an ablation variant (e.g. stages=1), random weights."""
+    key = ("trained" if trained else "random") + "".join(f",{k}={v}" for k, v in
+                                                         sorted(changes.items()))
     if key not in _CACHE:
         from pinet_tf.export.savedmodel import export_saved_model
         from pinet_tf.models import build_generator
@@ -69,7 +71,7 @@ def tiny_export(request, tmp_path_factory, trained: bool = False) -> TinyExport:
         if run_dir is not None:
             generator, cfg = load_generator(str(run_dir))
         else:
-            cfg = ModelConfig.tiny()
+            cfg = dataclasses.replace(ModelConfig.tiny(), **changes)
             keras.utils.set_random_seed(7)
             generator = build_generator(cfg)
             calibrate_batchnorm(generator, cfg)
