@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from benchmarks.quality import RECIPES, train_args
+from benchmarks.quality_recipes import RECIPES, train_args
 
 
 def about(run: str, recipe_name: str) -> dict:
