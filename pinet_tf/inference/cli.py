@@ -196,8 +196,7 @@ def _common(p, grid: bool = True):
 
 
 def register(subparsers) -> None:
-    keypoint_help = ("OpenPose JSON, COCO-17 JSON, a JSON list (or .npy) of 18 [y, x] pairs, or "
-                     "the authors' annotation CSV as FILE.csv#IMAGE_NAME")
+    from pinet_tf.utils.keypoint_files import FORMATS_HELP as keypoint_help
     p = subparsers.add_parser(
         "transfer", help="pose transfer on your own photo (or a batch of pairs)",
         description="Render the source person in a target pose. Single photo: --source, "
