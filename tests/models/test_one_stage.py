@@ -15,20 +15,11 @@ from pinet_tf.models import (build_generator, build_image_generator,
 from pinet_tf.models.io import load_generator, save_generator
 from pinet_tf.models.texture import texture_transfer
 from pinet_tf.models.transfer import pose_transfer
+from tests.models.test_generators import _inputs, _trainable
 
 VARIANTS = {"one_stage": {"stages": 1}, "one_stage_vanilla": {"stages": 1,
                                                               "convolution": "vanilla"},
             "vanilla": {"convolution": "vanilla"}}
-
-
-def _trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-
-
-def _inputs(model, batch=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return {t.name: rng.uniform(-1, 1, (batch,) + tuple(t.shape[1:])).astype("float32")
-            for t in model.inputs}
 
 
 def test_one_stage_parameter_counts_at_official_widths():
