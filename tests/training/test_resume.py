@@ -45,6 +45,15 @@ def _h5_values(path):
     return values
 
 
+def assert_same_final_weights(run_a, run_b):
+    """The three final weight files of two run directories hold bit-identical tensors."""
+    for name in WEIGHTS:
+        a, b = _h5_values(os.path.join(run_a, name)), _h5_values(os.path.join(run_b, name))
+        assert sorted(a) == sorted(b) and a, name
+        differ = [k for k in a if not np.array_equal(a[k], b[k])]
+        assert not differ, f"{name}: {len(differ)} of {len(a)} tensors differ, e.g. {differ[:3]}"
+
+
 def test_killed_run_resumed_ends_with_the_uninterrupted_weights(tmp_path, tiny_records):
     whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
     # Both runs at once (two cores); the killed one is stopped after its first checkpoint.
@@ -71,11 +80,7 @@ def test_killed_run_resumed_ends_with_the_uninterrupted_weights(tmp_path, tiny_r
                              env=_env(), capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resumed" in resumed.stdout and f"trained {STEPS} steps" in resumed.stdout
-    for name in WEIGHTS:
-        a, b = _h5_values(os.path.join(whole, name)), _h5_values(os.path.join(killed, name))
-        assert sorted(a) == sorted(b) and a, name
-        differ = [k for k in a if not np.array_equal(a[k], b[k])]
-        assert not differ, f"{name}: {len(differ)} of {len(a)} tensors differ, e.g. {differ[:3]}"
+    assert_same_final_weights(whole, killed)
 
 
 def _batches(ds, n):
