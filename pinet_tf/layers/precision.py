@@ -7,6 +7,7 @@ float32 cast there rounds a float64 run to float32 precision at every output.
 """
 
 import keras
+from keras import ops
 
 
 def output_dtype(policy=None):
@@ -14,3 +15,9 @@ def output_dtype(policy=None):
     policy = keras.dtype_policies.get(policy) if policy is not None \
         else keras.config.dtype_policy()
     return keras.backend.result_type(policy.compute_dtype, "float32")
+
+
+def wide(x):
+    """x in float32, or float64 if it already is (float16 / bfloat16 are widened)."""
+    x = ops.convert_to_tensor(x)
+    return ops.cast(x, keras.backend.result_type(x.dtype, "float32"))

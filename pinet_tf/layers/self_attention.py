@@ -9,6 +9,8 @@ precision: an N x N logit matrix (N = 2816 at 64x44) overflows float16 easily.
 import keras
 from keras import ops
 
+from pinet_tf.layers.precision import wide
+
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
 class SelfAttention(keras.layers.Layer):
@@ -36,8 +38,7 @@ class SelfAttention(keras.layers.Layer):
         _, h, w, c = x.shape
         flat = ops.reshape(x, (-1, h * w, c))
         q, k, v = self.query(flat), self.key(flat), self.value(flat)
-        wide = keras.backend.result_type(q.dtype, "float32")  # float32, or float64 if wider
-        logits = ops.matmul(ops.cast(q, wide), ops.transpose(ops.cast(k, wide), (0, 2, 1)))
+        logits = ops.matmul(wide(q), ops.transpose(wide(k), (0, 2, 1)))  # float32 or float64
         attention = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
         out = ops.reshape(ops.matmul(attention, v), (-1, h, w, c))
         return ops.cast(self.gamma, out.dtype) * out + x

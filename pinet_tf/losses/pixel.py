@@ -4,14 +4,9 @@ All are means over every element, computed in at least float32 (`wide`) so that 
 does not round small losses to zero (and a float64 check stays float64).
 """
 
-import keras
 from keras import ops
 
-
-def wide(x):
-    """x in float32, or float64 if it already is (float16 / bfloat16 are widened)."""
-    x = ops.convert_to_tensor(x)
-    return ops.cast(x, keras.backend.result_type(x.dtype, "float32"))
+from pinet_tf.layers.precision import wide  # noqa: F401  (the losses' import of it)
 
 
 def l1_loss(predicted, target):

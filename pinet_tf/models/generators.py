@@ -20,6 +20,7 @@ from keras import ops
 
 from pinet_tf.config import NUM_CLASSES, NUM_KEYPOINTS, ModelConfig
 from pinet_tf.layers import GatedConv2D, GatedUpsample2D, SelfAttention, output_dtype
+from pinet_tf.layers.precision import wide
 
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
@@ -36,7 +37,7 @@ class ClipImage(keras.layers.Layer):
         self.straight_through = bool(straight_through)
 
     def call(self, x):
-        x = ops.cast(x, keras.backend.result_type(x.dtype, "float32"))
+        x = wide(x)
         clipped = ops.clip(x, -1.0, 1.0)
         if self.straight_through:
             return x + ops.stop_gradient(clipped - x)
@@ -60,9 +61,7 @@ class ParsingGuide(keras.layers.Layer):
 
     def call(self, logits):
         logits = ops.stop_gradient(logits)
-        return ops.softmax(
-            ops.cast(logits, keras.backend.result_type(logits.dtype, "float32")), axis=-1) if self.feed == "softmax" \
-            else logits
+        return ops.softmax(wide(logits), axis=-1) if self.feed == "softmax" else logits
 
     def get_config(self):
         return {**super().get_config(), "feed": self.feed}
