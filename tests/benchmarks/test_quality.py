@@ -17,11 +17,15 @@ def test_unknown_variant_is_refused(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_smoke_recipe_end_to_end(tmp_path):
+    """A two-stage and a one-stage variant in one run of the benchmark (one data set, each
+    variant trained and evaluated by its own `pinet-tf` subprocess, the picture of both)."""
     results, picture = tmp_path / "quality.json", tmp_path / "quality.png"
-    assert quality.main(["--recipe", "smoke", "--work", str(tmp_path / "work"),
-                         "--results", str(results), "--picture", str(picture)]) == 0
+    assert quality.main(["--recipe", "smoke", "--work", str(tmp_path / "work"), "--variants",
+                         "gan,one_stage", "--results", str(results),
+                         "--picture", str(picture)]) == 0
     out = json.loads(results.read_text())
-    assert sorted(out["variants"]) == ["gan", "no_gan"]
+    assert sorted(out["variants"]) == ["gan", "one_stage"]
+    assert out["recipe"]["variants"] == ["gan", "one_stage"]
     n = out["held_out_pairs"]
     assert n >= 2
     for name, v in out["variants"].items():
@@ -31,19 +35,23 @@ def test_smoke_recipe_end_to_end(tmp_path):
         for g in v["goals"]:
             assert np.isfinite(g["value"]) and isinstance(g["met"], bool)
         assert v["appearance"]["colour_error_skin"]["pairs"] <= n
+    for variant, stages in (("gan", 2), ("one_stage", 1)):
+        with open(tmp_path / "work" / "runs" / variant / "config.json") as f:
+            assert json.load(f)["stages"] == stages, variant
     for b in ("copy_source", "mean_image"):
         assert "colour_error_upper_clothes" in out["baselines"][b]["appearance"]
     # the copy of the source is the same person: its colours are closer than the mean image's
     copy, mean = (out["baselines"][b]["appearance"]["colour_error_upper_clothes"]["mean"]
                   for b in ("copy_source", "mean_image"))
     assert copy < mean
-    # one row per picture pair (at most 6), six columns (source, pose, parsing, 2 runs, target)
+    # one row per picture pair (at most 6), six columns (source, pose, the gan run's parsing,
+    # 2 runs, target) and the parsing legend
     img = np.asarray(Image.open(picture))
     rows = min(quality.PICTURE_PAIRS, n)
     scale = -(-96 // 44)
     cells = rows * 64 * scale + (rows + 1) * 2
     assert cells + 11 <= img.shape[0] <= cells + 50  # the cells and a title strip
-    assert img.shape[1] >= 6 * 44 * scale + 7 * 2    # six columns and the parsing legend
+    assert img.shape[1] >= 6 * 44 * scale + 7 * 2
 
 
 def test_picture_without_a_predicted_parsing(tmp_path):
@@ -66,17 +74,3 @@ def test_picture_without_a_predicted_parsing(tmp_path):
     assert widths["none"] < 4 * w * scale + 5 * 2 + 20  # source, pose, one variant, target
     assert widths["second"] >= 6 * w * scale + 7 * 2  # + parsing, another variant, legend
     assert quality.VARIANTS["one_stage"](quality.RECIPES["smoke"])[-2:] == ["--stages", "1"]
-
-
-@pytest.mark.slow
-def test_smoke_recipe_one_stage_variant(tmp_path):
-    results, picture = tmp_path / "quality.json", tmp_path / "quality.png"
-    assert quality.main(["--recipe", "smoke", "--work", str(tmp_path / "work"), "--variants",
-                         "one_stage", "--results", str(results), "--picture", str(picture)]) == 0
-    out = json.loads(results.read_text())
-    v = out["variants"]["one_stage"]
-    assert {"l1", "ssim", "psnr"} <= set(v["metrics"]["model"])
-    assert all(np.isfinite(g["value"]) for g in v["goals"])
-    with open(tmp_path / "work" / "runs" / "one_stage" / "config.json") as f:
-        assert json.load(f)["stages"] == 1
-    assert Image.open(picture).size[0] < 5 * 44 * -(-96 // 44)  # no parsing column or legend
