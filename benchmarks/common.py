@@ -89,6 +89,7 @@ def calibrated_random_generator(cfg, seed=0):
 
     from pinet_tf.export.tflite import synthetic_inputs
     from pinet_tf.models import build_generator
+    from pinet_tf.models.batchnorm import statistics_from_batch
     from pinet_tf.models.transfer import pose_inputs
 
     keras.utils.set_random_seed(seed)
@@ -97,12 +98,7 @@ def calibrated_random_generator(cfg, seed=0):
     x = {k: np.concatenate([i[k] for i in items]) for k in items[0]}
     inputs = pose_inputs(cfg, x["source_image"], x["source_parsing"], x["source_keypoints"],
                          x["target_keypoints"])
-    bns = [l for l in generator._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    for layer in bns:
-        layer.momentum = 0.0
-    generator(inputs, training=True)
-    for layer in bns:
-        layer.momentum = 0.9
+    statistics_from_batch(generator, inputs)
     return generator
 
 

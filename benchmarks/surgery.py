@@ -47,6 +47,8 @@ def randomise_tf(generator, inputs, seed=0, attention_gamma=0.7, output_scale=0.
     """
     import keras
     import numpy as np
+
+    from pinet_tf.models.batchnorm import statistics_from_batch
     rng = np.random.default_rng(seed)
     bns, last = [], []
     for layer in _unique(_sublayers(generator)):
@@ -61,10 +63,7 @@ def randomise_tf(generator, inputs, seed=0, attention_gamma=0.7, output_scale=0.
         scale = output_scale if bn in last else 1.0
         bn.gamma.assign((scale * (0.5 + rng.uniform(0, 1, n))).astype("float32"))
         bn.beta.assign((scale * 0.2 * rng.normal(size=n)).astype("float32"))
-        bn.momentum = 0.0
-    generator(inputs, training=True)
-    for bn in bns:
-        bn.momentum = 0.9
+    statistics_from_batch(generator, inputs)
 
 
 def fold_batchnorm(generator) -> float:

@@ -2,6 +2,7 @@ import filecmp
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from pinet_tf.config import KEYPOINT_NAMES, NUM_CLASSES
@@ -135,3 +136,51 @@ def test_synth_and_make_tfrecords_show_progress_on_stderr(tmp_path, capsys):
     assert main(["make-tfrecords", "--data", data, "--out", records]) == 0
     out = capsys.readouterr()
     assert "make-tfrecords: 100%" in out.err and "6/6" in out.err, out.err
+
+
+def _snapshot(root):
+    out = {}
+    for name in _files(root):
+        with open(os.path.join(root, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+def test_a_failed_rewrite_leaves_the_earlier_set_whole(tmp_path):
+    out = str(tmp_path / "data")
+    synthetic.write_dataset(out, 4, 2, (64, 44), seed=0, test_fraction=0.25)
+    before = _snapshot(out)
+
+    def fail_after_three(n, seen=[]):  # noqa: B006 - a counter shared across calls
+        seen.append(n)
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # as a Ctrl-C in the middle of the pictures
+
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.write_dataset(out, 4, 2, (64, 44), seed=5, test_fraction=0.25,
+                                progress=fail_after_three)
+    assert _snapshot(out) == before
+    assert os.listdir(tmp_path) == ["data"]  # no temporary folder left beside it
+    # A complete rewrite replaces it whole: another seed's pictures (and views in the names).
+    synthetic.write_dataset(out, 4, 2, (64, 44), seed=5, test_fraction=0.25)
+    after = _snapshot(out)
+    assert len(after) == len(before) and after != before
+    fresh = str(tmp_path / "fresh")
+    synthetic.write_dataset(fresh, 4, 2, (64, 44), seed=5, test_fraction=0.25)
+    assert after == _snapshot(fresh)
+
+
+def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    calls = []
+    with pytest.raises(ValueError, match=r"--out .*mine: holds files that are not a synthetic "
+                                         r"set \(notes.txt\); give a new or empty folder"):
+        synthetic.write_dataset(str(out), 4, 2, (64, 44), progress=calls.append)
+    assert calls == [] and os.listdir(out) == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "keep me"
+    # an empty folder (e.g. made by the user beforehand) is fine
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert synthetic.write_dataset(str(empty), 4, 2, (64, 44))["train"]["images"] == 6

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pinet_tf.config import ModelConfig
+from pinet_tf.models.batchnorm import statistics_from_batch
 
 _CACHE = {}
 
@@ -42,15 +43,8 @@ def batch(cfg, count, seed=0):
 
 
 def calibrate_batchnorm(generator, cfg, seed=123):
-    """Moving statistics := the statistics of one training-mode batch (momentum 0 for one call)."""
-    layers = [layer for layer in generator._flatten_layers()
-              if isinstance(layer, keras.layers.BatchNormalization)]
-    saved = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    generator(model_inputs(cfg, batch(cfg, 8, seed)), training=True)
-    for layer, momentum in zip(layers, saved):
-        layer.momentum = momentum
+    """Moving statistics := the statistics of one training-mode batch of 8 synthetic people."""
+    statistics_from_batch(generator, model_inputs(cfg, batch(cfg, 8, seed)))
 
 
 def tiny_export(request, tmp_path_factory, trained: bool = False, **changes) -> TinyExport:

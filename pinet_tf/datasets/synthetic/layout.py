@@ -1,5 +1,12 @@
 """The synthetic set on disk, in the authors' layout (`pinet_tf.datasets.patn`): identity splits,
-file names, and `write_dataset`."""
+file names, and `write_dataset`.
+
+`write_dataset` writes the whole set into a temporary folder beside OUT and renames it into
+place at the end (`pinet_tf.utils.atomic.atomic_dir`): a run that is killed or fails leaves no
+half-written picture and no half set, and an earlier set at OUT stays whole until the new one is
+complete. OUT may be new, empty or an earlier set in this layout (which is replaced); a folder
+that holds anything else is refused before any work, so no file of the user's is deleted.
+"""
 
 from __future__ import annotations
 
@@ -43,14 +50,42 @@ def write_dataset(out: str, identities: int, poses_per_identity: int,
 
     Pairs are all ordered pairs of different poses of one identity (K*(K-1) per identity).
     """
-    from pinet_tf.datasets import patn
-
     height, width = size
     if poses_per_identity < 2:
         raise ValueError(f"--poses-per-identity must be >= 2 to make pairs, got {poses_per_identity}")
     if height % 4 or width % 4 or height < 32 or width < 24:
         raise ValueError(f"--size must be at least 32x24 and divisible by 4, got {height}x{width}")
     plan = split_identities(identities, test_fraction)
+    _check_replaceable(out)
+    from pinet_tf.utils.atomic import atomic_dir
+
+    with atomic_dir(out, replace=True) as tmp:
+        return _write(tmp, plan, poses_per_identity, height, width, seed, progress)
+
+
+def layout_entries() -> set:
+    """The names a set in the authors' layout has at its top level."""
+    from pinet_tf.datasets import patn
+
+    return {name for split in patn.SPLITS for name in
+            (split, split + "SPL2", patn.annotation_csv(split), patn.pairs_csv(split))}
+
+
+def _check_replaceable(out: str) -> None:
+    if not os.path.exists(out):
+        return
+    if not os.path.isdir(out):
+        raise ValueError(f"--out {out}: exists and is not a folder")
+    other = sorted(set(os.listdir(out)) - layout_entries())
+    if other:
+        shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+        raise ValueError(f"--out {out}: holds files that are not a synthetic set ({shown}); give "
+                         f"a new or empty folder, or an earlier synthetic set to replace")
+
+
+def _write(out, plan, poses_per_identity, height, width, seed, progress) -> dict:
+    from pinet_tf.datasets import patn
+
     counts = {}
     for split, ids in (("train", plan.train_identities), ("test", plan.test_identities)):
         img_dir = os.path.join(out, split)
