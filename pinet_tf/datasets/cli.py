@@ -9,9 +9,20 @@ def synth_command(args) -> int:
     from tqdm import tqdm
 
     size = synthetic.parse_size(args.size)
-    with tqdm(total=args.identities * args.poses_per_identity, desc="synth", unit="image") as bar:
+    bars = []  # the bar starts with the first picture, after write_dataset has checked its inputs
+
+    def progress(n):
+        if not bars:
+            bars.append(tqdm(total=args.identities * args.poses_per_identity, desc="synth",
+                             unit="image"))
+        bars[0].update(n)
+
+    try:
         counts = synthetic.write_dataset(args.out, args.identities, args.poses_per_identity, size,
-                                         args.seed, args.test_fraction, progress=bar.update)
+                                         args.seed, args.test_fraction, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
     for split, c in counts.items():
         print(f"{split}: {c['identities']} identities, {c['images']} images, {c['pairs']} pairs")
     print(f"wrote {args.out} ({size[0]}x{size[1]}, seed {args.seed})")
