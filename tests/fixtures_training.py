@@ -51,9 +51,6 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The run is `--recipe tiny` (pinet_tf.training.config.RECIPES), the README's Quick start recipe.
 TINY_RECIPE = RECIPES["tiny"]
 TINY_RUN_STEPS = TINY_RECIPE["steps"]
-TINY_RUN_BATCH = TINY_RECIPE["batch_size"]
-TINY_RUN_LR = TINY_RECIPE["learning_rate"]
-TINY_RUN_GAN_WEIGHT = TINY_RECIPE["gan_weight"]
 
 
 def _argv(out):
@@ -82,8 +79,8 @@ def _train(out):
 
 def quick_start_run_problem(run) -> str | None:
     """Why RUN_DIR is not a finished run of the Quick start command, or None when it is one."""
-    from pinet_tf.config import ModelConfig
-    from pinet_tf.training.config import TrainConfig
+    from pinet_tf.config import ModelConfig, resolve_config
+    from pinet_tf.training.config import TrainConfig, recipe
 
     for name in ("config.json", "train_config.json", "metrics.json", "generator.weights.h5"):
         if not os.path.isfile(os.path.join(run, name)):
@@ -93,10 +90,11 @@ def quick_start_run_problem(run) -> str | None:
         train_cfg = TrainConfig.load(os.path.join(run, "train_config.json"))
     except (OSError, ValueError, TypeError) as e:
         return f"its configs do not load ({e})"
-    if cfg != ModelConfig.tiny():
-        return "its config.json is not the tiny preset"
-    for field, value in TINY_RECIPE.items():
-        if field != "config" and getattr(train_cfg, field) != value:
+    preset, values = recipe("tiny")
+    if cfg != resolve_config(preset):
+        return f"its config.json is not the {preset} preset"
+    for field, value in values.items():
+        if getattr(train_cfg, field) != value:
             return (f"its train_config.json has {field}={getattr(train_cfg, field)!r}, the tiny "
                     f"recipe {value!r}")
     if not os.path.isdir(os.path.join(run, "data")):
