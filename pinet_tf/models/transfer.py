@@ -49,7 +49,7 @@ def pose_transfer(generator, cfg: ModelConfig, source_image, source_parsing, sou
     """
     out = generator(pose_inputs(cfg, source_image, source_parsing, source_keypoints,
                                 target_keypoints), training=False)
-    if not cfg.has_parsing:
-        return {"image": float_to_uint8(out["image"])}
-    parsing = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
-    return {"image": float_to_uint8(out["image"]), "parsing": parsing}
+    result = {"image": float_to_uint8(out["image"])}
+    if cfg.has_parsing:
+        result["parsing"] = tf.cast(tf.argmax(out["parsing_logits"], axis=-1), tf.uint8)
+    return result
