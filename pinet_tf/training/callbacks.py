@@ -6,7 +6,9 @@ the step about to run; `RunController` (batch end) counts the step, stops on a n
 TensorBoard scalars and image grids for the counted step.
 """
 
+import json
 import math
+import os
 
 import keras
 import numpy as np
@@ -15,6 +17,7 @@ import tensorflow as tf
 from pinet_tf.utils import drawing
 from pinet_tf.models.encoding import float_to_uint8
 from pinet_tf.training.config import PHASE_NAMES
+from pinet_tf.utils.atomic import write_text
 
 
 class NonFiniteLossError(RuntimeError):
@@ -138,3 +141,106 @@ class TrainingLogger(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.writer.flush()
+
+
+class AppearanceCurve(keras.callbacks.Callback):
+    """The held-out learning curve that says whether G_i carries appearance.
+
+    Every `every` steps (and at the first and last step) it runs the composed generator
+    (inference mode, the G_p -> G_i path a user gets) on fixed held-out pairs and measures the
+    person-region L1 in 0..255 (`pinet_tf.metrics.person.person_l1`) of the model and of the
+    baselines with no learned parameter: paint-by-parsing with the model's own predicted parsing
+    (`paint_by_parsing`), with the true target parsing (`paint_by_parsing_true`), flat grey and
+    copy-the-source. Each point goes to TensorBoard (`heldout_person_l1/NAME`, and
+    `heldout_person_l1/model_over_paint`) and as one JSON line to `path` (RUN_DIR/curve.jsonl);
+    a resumed run first drops the lines past its checkpointed step, so the file is the curve of
+    the weights the run actually has.
+    """
+
+    def __init__(self, batches, every, log_dir, path):
+        super().__init__()
+        from pinet_tf.metrics.person import paint_by_parsing, person_l1
+
+        self._paint, self._person_l1 = paint_by_parsing, person_l1
+        self.batches = [{k: v for k, v in b.items()} for b in batches]
+        self.every, self.path = int(every), path
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self._targets = [float_to_uint8(b["target_image"]).numpy() for b in self.batches]
+        self._sources = [float_to_uint8(b["source_image"]).numpy() for b in self.batches]
+        self._true = [np.asarray(b["target_parsing"]) for b in self.batches]
+        fixed = {"paint_by_parsing_true": [], "flat_grey": [], "copy_source": []}
+        for b, src, tgt, tp in zip(self.batches, self._sources, self._targets, self._true):
+            fixed["paint_by_parsing_true"].append(
+                person_l1(paint_by_parsing(src, np.asarray(b["source_parsing"]), tp), tgt, tp))
+            fixed["flat_grey"].append(person_l1(np.full_like(tgt, 128), tgt, tp))
+            fixed["copy_source"].append(person_l1(src, tgt, tp))
+        self.fixed = {k: float(np.nanmean(np.concatenate(v))) for k, v in fixed.items()}
+        self.pairs = int(sum(t.shape[0] for t in self._targets))
+        self._last = None
+
+    def measure(self) -> dict:
+        """One point of the curve for the model's current weights."""
+        model_l1, paint_l1 = [], []
+        for b, src, tgt, tp in zip(self.batches, self._sources, self._targets, self._true):
+            out = self.model(b, training=False)
+            pred = float_to_uint8(out["image"]).numpy()
+            model_l1.append(self._person_l1(pred, tgt, tp))
+            if "parsing_logits" in out:
+                own = np.argmax(np.asarray(out["parsing_logits"]), axis=-1)
+                paint_l1.append(self._person_l1(
+                    self._paint(src, np.asarray(b["source_parsing"]), own), tgt, tp))
+        point = {"model": float(np.nanmean(np.concatenate(model_l1)))}
+        if paint_l1:
+            point["paint_by_parsing"] = float(np.nanmean(np.concatenate(paint_l1)))
+            point["model_over_paint"] = point["model"] / point["paint_by_parsing"]
+        return {**point, **self.fixed}
+
+    def _record(self, step):
+        if step == self._last:
+            return
+        self._last = step
+        point = {"step": step, "pairs": self.pairs, **self.measure()}
+        with self.writer.as_default(step=step):
+            for name, value in point.items():
+                if name not in ("step", "pairs"):
+                    tf.summary.scalar(f"heldout_person_l1/{name}", value)
+        self.writer.flush()
+        with open(self.path, "a") as f:
+            f.write(json.dumps(point) + "\n")
+
+    def on_train_begin(self, logs=None):
+        step = int(self.model.step.numpy())
+        kept = []
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                for line in f:
+                    try:
+                        if json.loads(line)["step"] <= step:
+                            kept.append(line if line.endswith("\n") else line + "\n")
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line cut by a kill: dropped
+        write_text(self.path, "".join(kept))
+        if step == 0:
+            self._record(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step.numpy())
+        if step % self.every == 0 or self.model.stop_training:
+            self._record(step)
+
+    def on_train_end(self, logs=None):
+        self._record(int(self.model.step.numpy()))
+        self.writer.flush()
+
+
+def read_curve(path) -> list:
+    """The points of a RUN_DIR/curve.jsonl (see `AppearanceCurve`), in step order."""
+    points = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    points.append(json.loads(line))
+                except ValueError:
+                    raise ValueError(f"{path}: line {n} is not JSON") from None
+    return sorted(points, key=lambda p: p["step"])

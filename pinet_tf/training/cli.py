@@ -10,7 +10,8 @@ _TRAIN_OPTIONS = {"schedule": "schedule", "steps": "steps", "batch_size": "batch
                   "lr": "learning_rate", "perceptual_weight": "perceptual_weight",
                   "gan_weight": "gan_weight", "vgg_weights": "vgg_weights",
                   "checkpoint_every": "checkpoint_every", "log_every": "log_every",
-                  "image_every": "image_every", "seed": "seed", "strategy": "strategy",
+                  "image_every": "image_every", "curve_every": "curve_every",
+                  "curve_pairs": "curve_pairs", "seed": "seed", "strategy": "strategy",
                   "init_weights": "init_weights"}
 
 
@@ -146,6 +147,12 @@ def register(subparsers) -> None:
     p.add_argument("--log-every", type=int, default=None, help="steps per TensorBoard scalar "
                    "write and per progress-bar epoch")
     p.add_argument("--image-every", type=int, default=None)
+    p.add_argument("--curve-every", type=int, default=None, metavar="N",
+                   help="every N steps, the held-out person-region L1 of the model and of "
+                        "paint-by-parsing (RUN_DIR/curve.jsonl and TensorBoard); 0: off "
+                        "(default: the recipe's, else off)")
+    p.add_argument("--curve-pairs", type=int, default=None, metavar="K",
+                   help="held-out pairs the curve measures (default 64)")
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     p.set_defaults(func=train_command)

@@ -103,6 +103,9 @@ class TrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 100
     image_every: int = 1000
+    # The held-out appearance curve (`callbacks.AppearanceCurve`): every N steps; 0 = off.
+    curve_every: int = 0
+    curve_pairs: int = 64
     mixed_precision: bool = False
     strategy: str = "default"
     seed: int = 0
@@ -150,9 +153,11 @@ class TrainConfig:
         if not 0 <= self.decay_steps <= self.total_steps:
             raise ValueError(f"decay_steps must be in [0, {self.total_steps}], got "
                              f"{self.decay_steps}")
-        for name in ("checkpoint_every", "log_every", "image_every"):
+        for name in ("checkpoint_every", "log_every", "image_every", "curve_pairs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.curve_every < 0:
+            raise ValueError(f"curve_every must be >= 0 (0: off), got {self.curve_every}")
 
     @property
     def loss_weights(self) -> dict:

@@ -39,8 +39,8 @@ from pinet_tf.datasets.pipeline import naming_corrupt_shards
 from pinet_tf.models.io import (DISCRIMINATORS, RUN_CONFIG, RUN_WEIGHTS,
                                 discriminator_weights_paths, load_weights_checked,
                                 resolve_weights, save_generator, save_weights_atomic)
-from pinet_tf.training.callbacks import (PhaseScheduler, RunController, TrainingLogger,
-                                         sample_grid)
+from pinet_tf.training.callbacks import (AppearanceCurve, PhaseScheduler, RunController,
+                                         TrainingLogger, sample_grid)
 from pinet_tf.training.config import TrainConfig
 from pinet_tf.training.distribute import (is_chief, make_strategy, numeric_features,
                                           run_custom_loop)
@@ -51,6 +51,7 @@ from pinet_tf.utils.atomic import write_json
 TRAIN_CONFIG = "train_config.json"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.json"
+CURVE = "curve.jsonl"
 
 
 def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
@@ -269,8 +270,9 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
                     run_custom_loop(trainer, train_cfg, train_ds, manager, strategy,
                                     verbose=verbose)
                 else:
+                    curve = appearance_curve(records, split, cfg, train_cfg, out)
                     run_fit(trainer, train_cfg, train_ds, manager, os.path.join(out, "logs"),
-                            sample, verbose=verbose)
+                            sample, verbose=verbose, extra_callbacks=[curve] if curve else [])
         return finish(trainer, cfg, records, split, out, sample, evaluate=evaluate,
                       chief=is_chief(strategy))
     finally:
@@ -278,7 +280,22 @@ def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
             keras.mixed_precision.set_global_policy("float32")
 
 
-def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, verbose=1):
+def appearance_curve(records, split, cfg, train_cfg, out):
+    """The held-out appearance curve callback (None when `curve_every` is 0): the first
+    `curve_pairs` held-out pairs, in record order."""
+    if not train_cfg.curve_every:
+        return None
+    batch = min(16, train_cfg.curve_pairs)
+    batches = []
+    for b in held_out(records, split, cfg, batch).unbatch().take(train_cfg.curve_pairs).batch(
+            batch):
+        batches.append({k: v.numpy() for k, v in b.items() if v.dtype != tf.string})
+    return AppearanceCurve(batches, train_cfg.curve_every, os.path.join(out, "logs"),
+                           os.path.join(out, CURVE))
+
+
+def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, verbose=1,
+            extra_callbacks=()):
     """`fit` from the trainer's current step to train_cfg.total_steps."""
     train_ds = numeric_features(train_ds)
     total = train_cfg.total_steps
@@ -289,7 +306,7 @@ def run_fit(trainer, train_cfg, train_ds, manager, log_dir, sample_batch=None, v
     callbacks = [PhaseScheduler(train_cfg.phase_at, verbose=verbose),
                  RunController(manager, total, train_cfg.checkpoint_every),
                  TrainingLogger(log_dir, sample_batch, train_cfg.log_every,
-                                train_cfg.image_every)]
+                                train_cfg.image_every), *extra_callbacks]
     return trainer.fit(train_ds, epochs=math.ceil(remaining / steps_per_epoch),
                        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                        shuffle=False)  # the tf.data pipeline shuffles
