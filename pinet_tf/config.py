@@ -43,7 +43,13 @@ KEYPOINT_NAMES = (
     "left_eye", "right_ear", "left_ear",
 )
 
-_FEEDS = ("logits", "softmax")
+#: `ModelConfig.parsing_feed`: how G_p's output enters G_i. "logits": unchanged (the authors'
+#: code). "softmax": a distribution (the paper schedule). "onehot": the one-hot of G_p's argmax,
+#: the same kind of input as the one-hot ground truth G_i is trained on in the paper's second
+#: phase. Measured (issue 24, tiny size, 2,500 G_i steps of phase 2): fed the softmax, G_i drew
+#: several smeared overlapping ghosts where the one-hot guide gave one clean person, because it had
+#: only ever seen one-hot guides; "onehot" removes that train/inference mismatch. Not official.
+_FEEDS = ("logits", "softmax", "onehot")
 #: `ModelConfig.convolution`: the paper's gated convolution or the "vanilla" ablation (Table 3).
 CONVOLUTIONS = ("gated", "vanilla")
 #: `ModelConfig.stages`: 2 = PINet (G_p then G_i); 1 = the one-level ablation (G_i alone).
@@ -81,7 +87,8 @@ class ModelConfig:
     parsing_encoder_widths: tuple = (1, 2, 2, 4)
     image_encoder_widths: tuple = (1, 1, 2, 2)
     output_kernel_size: int = 3
-    # How G_p's output enters G_i: raw "logits" (authors' code) or "softmax" (paper schedule).
+    # How G_p's output enters G_i: raw "logits" (authors' code), "softmax" (paper schedule) or
+    # "onehot" (argmax, one-hot: what G_i sees in the paper's phase 2; `_FEEDS`).
     parsing_feed: str = "logits"
     # "gated" (PINet) or "vanilla": every gated convolution of both generators becomes a plain
     # convolution of the same geometry and width (paper Table 3, "w/ VC"); any preset takes it.

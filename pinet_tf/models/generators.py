@@ -51,8 +51,9 @@ class ClipImage(keras.layers.Layer):
 class ParsingGuide(keras.layers.Layer):
     """G_p logits -> the 12 channels G_i receives, without gradient.
 
-    "logits" passes them unchanged (authors' code); "softmax" gives a distribution, matching the
-    one-hot ground truth that G_i is trained on in the paper's second stage.
+    "logits" passes them unchanged (authors' code); "softmax" gives a distribution; "onehot" the
+    one-hot of the argmax, the same kind of input as the one-hot ground truth that G_i is trained
+    on in the paper's second stage (`pinet_tf.config._FEEDS` has the measured reason).
     """
 
     def __init__(self, feed="logits", **kwargs):
@@ -61,6 +62,9 @@ class ParsingGuide(keras.layers.Layer):
 
     def call(self, logits):
         logits = ops.stop_gradient(logits)
+        if self.feed == "onehot":
+            return ops.one_hot(ops.argmax(logits, axis=-1), ops.shape(logits)[-1],
+                               dtype=wide(logits).dtype)
         return ops.softmax(wide(logits), axis=-1) if self.feed == "softmax" else logits
 
     def get_config(self):

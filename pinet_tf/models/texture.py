@@ -8,7 +8,8 @@ replaced by that rendering. Pixels outside the regions are copied from the sourc
 (composited in uint8, so they are bit-identical).
 
 What G_I receives as M_s depends on how it was trained (`cfg.parsing_feed`):
-* "softmax" (paper schedule): G_I was trained on one-hot target parsing, so it gets one-hot(M_s).
+* "softmax" or "onehot" (paper schedule): G_I was trained on one-hot target parsing, so it gets
+  one-hot(M_s).
 * "logits" (authors' code, the released checkpoint): G_I only ever saw G_p's raw logits, whose
   scale a one-hot map does not match; it gets G_p(I_s, M_s, P_s -> P_s), i.e. the source's own
   parsing re-predicted in its own pose, which is M_s in the form G_I knows.
@@ -66,7 +67,7 @@ def texture_transfer(generator, cfg: ModelConfig, source_image, source_parsing, 
     source_float = image_to_float(source_image)
     source_onehot = parsing_to_onehot(source_parsing)
     source_heatmaps = keypoints_to_heatmaps(source_keypoints, height, width, cfg.heatmap_sigma)
-    if cfg.parsing_feed == "softmax":
+    if cfg.parsing_feed in ("softmax", "onehot"):
         guide = source_onehot
     else:
         guide = parsing_generator({

@@ -107,6 +107,22 @@ def test_logits_feed_reaches_image_generator():
     assert g(_inputs(g, batch=1))["image"].shape == (1, 16, 12, 3)
 
 
+def test_onehot_feed_gives_the_image_generator_the_argmax_one_hot():
+    """parsing_feed="onehot": G_i's output equals G_i called directly on one_hot(argmax(G_p))."""
+    cfg = ModelConfig(name="t", image_height=16, image_width=12, ngf=8, parsing_feed="onehot")
+    g = build_generator(cfg)
+    x = _inputs(g, batch=2)
+    out = g(x, training=False)
+    logits = np.asarray(out["parsing_logits"])
+    guide = np.eye(12, dtype=np.float32)[logits.argmax(-1)]
+    direct = g.get_layer("image_generator")({
+        "source_image": x["source_image"], "source_parsing_onehot": x["source_parsing_onehot"],
+        "parsing_guide": guide, "target_heatmaps": x["target_heatmaps"]}, training=False)
+    np.testing.assert_allclose(np.asarray(out["image"]), np.asarray(direct["image"]), atol=1e-6)
+    layer = g.get_layer("parsing_guide")
+    np.testing.assert_array_equal(np.asarray(layer(logits)), guide)
+
+
 def test_mixed_precision_outputs_are_float32():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -6,7 +6,7 @@ from pinet_tf.models import build_generator
 from pinet_tf.models.texture import regions_to_multihot, texture_transfer
 
 
-@pytest.mark.parametrize("feed", ["softmax", "logits"])
+@pytest.mark.parametrize("feed", ["softmax", "onehot", "logits"])
 def test_only_the_chosen_regions_change(feed):
     cfg = ModelConfig(name="tex", image_height=16, image_width=12, ngf=8, parsing_feed=feed)
     g = build_generator(cfg)
