@@ -173,3 +173,44 @@ def test_missing_model_files_say_where_they_were_looked_for(tmp_path, monkeypatc
     for part in ("pose_detection.tflite", "https://", "$PINET_TF_WEIGHTS_DIR",
                  str(tmp_path / "keras" / "models"), "mediapipe package"):
         assert part in err, part
+
+
+def test_rough_parsing_follows_the_pose():
+    from pinet_tf.config import CLASS_NAMES
+    from pinet_tf.inference.pose.rough_parsing import rough_parsing
+
+    # A standing person in a 200x100 photo, (y, x): head at the top, feet at the bottom.
+    pts = {"nose": (20, 50), "right_eye": (16, 46), "left_eye": (16, 54), "neck": (40, 50),
+           "right_shoulder": (40, 35), "left_shoulder": (40, 65), "right_elbow": (70, 30),
+           "left_elbow": (70, 70), "right_wrist": (95, 28), "left_wrist": (95, 72),
+           "right_hip": (105, 42), "left_hip": (105, 58), "right_knee": (145, 42),
+           "left_knee": (145, 58), "right_ankle": (185, 42), "left_ankle": (185, 58)}
+    kp = np.full((18, 2), -1.0, np.float32)
+    for name, yx in pts.items():
+        kp[KEYPOINT_NAMES.index(name)] = yx
+    par = rough_parsing(kp, 200, 100)
+    at = lambda y, x: CLASS_NAMES[par[y, x]]  # noqa: E731
+    assert par.shape == (200, 100) and par.dtype == np.uint8
+    assert at(70, 50) == "upper-clothes" and at(20, 50) == "face" and at(5, 50) == "hair"
+    assert at(90, 29) == "hands" and at(125, 42) == "pants" and at(170, 58) == "legs"
+    assert at(195, 42) == "shoes" and at(100, 5) == "background" and at(190, 95) == "background"
+    # A person mask decides which pixels are the person.
+    mask = np.zeros((200, 100), np.float32)
+    mask[:, :50] = 1.0
+    masked = rough_parsing(kp, 200, 100, mask)
+    assert masked[70, 70] == 0 and masked[70, 40] == par[70, 40]
+
+
+def test_transfer_from_two_photos_alone(blazepose_files, astronaut, tmp_path, capsys):
+    """No keypoint or parsing file: both poses estimated, a rough parsing, the demo model."""
+    other = tmp_path / "other.png"
+    photo = np.asarray(Image.open(astronaut))
+    Image.fromarray(np.ascontiguousarray(photo[:, ::-1])).save(other)  # the mirrored portrait
+    out = tmp_path / "r.png"
+    assert main(["transfer", "--source", astronaut, "--target-image", str(other),
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"{astronaut}: estimated" in err and f"{other}: estimated" in err
+    assert "ROUGH parsing" in err and "--source-parsing FILE --parsing-labels" in err
+    assert np.asarray(Image.open(out)).shape == photo.shape
+    assert sorted(os.listdir(tmp_path)) == ["other.png", "r.png"]
