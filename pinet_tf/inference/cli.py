@@ -189,9 +189,9 @@ def _common(p, grid: bool = True):
     from pinet_tf.config import PRESETS  # light: no TensorFlow
 
     p.add_argument("--model", default=None,
-                   help="RUN_DIR, a .weights.h5 file (with its .config.json) or a SavedModel "
-                        "directory (default: the built-in demo model, trained on synthetic "
-                        "people)")
+                   help="RUN_DIR, a .weights.h5 file (with its .config.json), a SavedModel "
+                        "directory or an export-tflite .tflite file (default: the built-in "
+                        "demo model, trained on synthetic people)")
     p.add_argument("--config", default=None, metavar="NAME|FILE",
                    help=f"model preset ({', '.join(PRESETS)}) or a config JSON file, for a "
                         "weights file with no .config.json beside it")
