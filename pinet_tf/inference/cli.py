@@ -203,7 +203,7 @@ def _common(p, grid: bool = True):
                         "(default: %(default)s)")
     p.add_argument("--parsing-labels", default="pinet", choices=PARSING_LABEL_SETS,
                    help="label ids in the parsing PNGs: the 12 PINet classes, or CIHP / LIP "
-                        "(20 labels, mapped)")
+                        "(20 labels) / ATR (18 labels) parser output, mapped")
     p.add_argument("--person", type=int, default=None, metavar="N",
                    help="which person of a keypoint file holding several (OpenPose 'people', "
                         "COCO entries) is the source; default: the first, with a warning")
