@@ -144,6 +144,10 @@ class TFLitePredictor:
     read from the signature's inputs, so no config is needed."""
 
     def __init__(self, path):
+        from pinet_tf.utils.extras import require_extra
+
+        require_extra("transfer/texture --model MODEL.tflite", "tflite",
+                      "ai_edge_litert.interpreter")
         from ai_edge_litert.interpreter import Interpreter
 
         from pinet_tf.export.tflite import TFLiteRunner

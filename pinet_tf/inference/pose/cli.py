@@ -48,7 +48,7 @@ def keypoints_command(args) -> int:
         if os.path.realpath(w) in photos:
             raise ValueError(f"{w} is one of the photos; choose another --out")
     if not args.out.lower().endswith(".json"):
-        os.makedirs(args.out, exist_ok=True)
+        check_writable(args.out, "keypoints folder", folder=True)
     for w in writes:
         check_writable(w, "output")
     images, failed = {}, []
