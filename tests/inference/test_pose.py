@@ -61,11 +61,19 @@ def test_roi_turns_the_body_upright(head, rotation):
     # The crop's top centre is the head direction; its centre is the hips.
     x, y = roi.crop_to_photo(0.5, 0.5 - 60 / roi.size)
     np.testing.assert_allclose([x, y], head, atol=1e-9)
-    # The forward and inverse PIL affines are inverses of each other.
-    fwd, inv = np.eye(3), np.eye(3)
-    fwd[:2] = np.reshape(roi.affine(256), (2, 3))
-    inv[:2] = np.reshape(roi.inverse_affine(256), (2, 3))
-    np.testing.assert_allclose(inv @ fwd, np.eye(3), atol=1e-9)
+    # The crop's upper half (the head's side) maps back onto the photo there, at any scale.
+    crop_mask = np.zeros((256, 256), np.float32)
+    crop_mask[:128] = 1.0
+    pose = bp.Pose(None, None, None, 1.0, crop_mask, roi, det)
+    for scale in (1.0, 0.5):
+        m = pose.mask(round(200 * scale), round(220 * scale), 200, 220)
+        at = lambda y, x: m[round(y * scale), round(x * scale)]  # noqa: E731
+        head_y, head_x = head[1], head[0]
+        assert at(head_y, head_x) == 1.0
+        assert at(200 - head_y, 200 - head_x) == 0.0        # the feet's side
+        # The crop's half side is 75 pixels: 72 along the body axis is inside, 84 outside.
+        assert at(100 + 1.2 * (head_y - 100), 100 + 1.2 * (head_x - 100)) == 1.0
+        assert at(100 + 1.4 * (head_y - 100), 100 + 1.4 * (head_x - 100)) == 0.0
 
 
 def test_coco18_mapping_neck_and_missing_points():

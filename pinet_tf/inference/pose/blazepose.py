@@ -183,14 +183,6 @@ class Roi:
         x0, y0 = self.crop_to_photo(0.0, 0.0)
         return (c * k, -s * k, float(x0), s * k, c * k, float(y0))
 
-    def inverse_affine(self, out_size: int) -> tuple:
-        """PIL AFFINE data: photo pixel -> crop pixel of an out_size crop."""
-        c, s = math.cos(self.rotation), math.sin(self.rotation)
-        k = out_size / self.size
-        a, b, d, e = c * k, s * k, -s * k, c * k
-        return (a, b, out_size / 2 - a * self.cx - b * self.cy,
-                d, e, out_size / 2 - d * self.cx - e * self.cy)
-
 
 @dataclass
 class Pose:
@@ -200,8 +192,24 @@ class Pose:
     visibility: np.ndarray  # float32 [33] in [0, 1]
     presence: np.ndarray    # float32 [33] in [0, 1]
     score: float            # the landmark model's pose score
-    mask: np.ndarray        # float32 [h, w] person probability (0 outside the crop)
+    crop_mask: np.ndarray   # float32 [256, 256] person probability in the crop
+    roi: Roi
     detection: Detection
+
+    def mask(self, height: int, width: int, photo_height: int, photo_width: int) -> np.ndarray:
+        """The person probability as float32 [height, width] over the whole photo (of
+        photo_height x photo_width pixels, scaled to that size); 0 outside the crop."""
+        sy, sx = height / photo_height, width / photo_width
+        k = self.crop_mask.shape[0] / self.roi.size
+        c, s = math.cos(self.roi.rotation), math.sin(self.roi.rotation)
+        # output pixel (x, y) -> photo (x / sx, y / sy) -> crop (inverse of crop_to_photo)
+        a, b, d, e = c * k / sx, s * k / sy, -s * k / sx, c * k / sy
+        n = self.crop_mask.shape[0]
+        data = (a, b, n / 2 - c * k * self.roi.cx - s * k * self.roi.cy,
+                d, e, n / 2 + s * k * self.roi.cx - c * k * self.roi.cy)
+        prob = Image.fromarray(self.crop_mask, "F")
+        return np.asarray(prob.transform((width, height), Image.AFFINE, data, Image.BILINEAR),
+                          np.float32)
 
 
 def _sigmoid(x):
@@ -217,12 +225,9 @@ def landmarks(interpreter, image: np.ndarray, det: Detection) -> Pose:
         interpreter, np.asarray(crop, np.float32) / 255.0)
     lm = raw.reshape(-1, 5)[:NUM_LANDMARKS]
     x, y = roi.crop_to_photo(lm[:, 0] / n, lm[:, 1] / n)
-    h, w = image.shape[:2]
-    prob = Image.fromarray(_sigmoid(mask_logits[..., 0]).astype(np.float32), "F")
-    mask = np.asarray(prob.transform((w, h), Image.AFFINE, roi.inverse_affine(n),
-                                     Image.BILINEAR), np.float32)
     return Pose(np.stack([x, y], -1).astype(np.float32), _sigmoid(lm[:, 3]).astype(np.float32),
-                _sigmoid(lm[:, 4]).astype(np.float32), float(np.ravel(score)[0]), mask, det)
+                _sigmoid(lm[:, 4]).astype(np.float32), float(np.ravel(score)[0]),
+                _sigmoid(mask_logits[..., 0]).astype(np.float32), roi, det)
 
 
 class BlazePose:

@@ -44,7 +44,7 @@ def complete(person, *, need_parsing: bool, min_confidence: float = 0.0, which=N
                 est = None
         h, w = person.image.shape[:2]
         person.parsing = rough_parsing(person.keypoints, h, w,
-                                       None if est is None else est.mask)
+                                       None if est is None else est.person_mask)
         source = "the pose and BlazePose's person mask" if est is not None else "the pose"
         _say(f"{person.image_path}: no {parsing_flag} given: using a ROUGH parsing made from "
              f"{source} (body parts, no clothing types); "

@@ -22,7 +22,11 @@ class Estimate:
     triples: np.ndarray     # float32 [18, 3] (x, y, c), missing = 0, 0, 0
     people: int             # how many people were found
     person: int             # which one these keypoints are
-    mask: np.ndarray        # float32 [h, w] the person's mask from the landmark model
+    pose: object            # blazepose.Pose: the 33 landmarks and the person mask
+
+    def person_mask(self, height: int, width: int) -> np.ndarray:
+        """The person's probability [height, width] over the photo scaled to that size."""
+        return self.pose.mask(height, width, *self.image.shape[:2])
 
     def keypoints(self, min_confidence: float = 0.0) -> np.ndarray:
         """float32 [18, 2] (y, x), -1 missing (what the verbs use)."""
@@ -87,7 +91,7 @@ def estimate(path, person=None, image=None, model=None, choose_with="--person") 
     pose = poses[i]
     h, w = image.shape[:2]
     triples = to_coco18(pose.xy, pose.visibility, h, w)
-    return Estimate(path, image, triples, len(poses), i, pose.mask)
+    return Estimate(path, image, triples, len(poses), i, pose)
 
 
 def describe(est: Estimate, choose_with="--person") -> str:

@@ -67,7 +67,8 @@ def _segment_distance(yy, xx, a, b) -> np.ndarray:
 
 def rough_parsing(keypoints, height: int, width: int, mask=None) -> np.ndarray:
     """uint8 [height, width] PINet classes from (y, x) keypoints [18, 2] (-1 missing) and an
-    optional person probability map [height, width]."""
+    optional person probability: an array (any size, scaled) or a function (h, w) -> array
+    that gives it at the size worked at (at most `WORK_SIZE` a side)."""
     scale = min(1.0, WORK_SIZE / max(height, width))
     h, w = max(1, round(height * scale)), max(1, round(width * scale))
     p = {n: v * scale for n, v in _points(keypoints).items()}
@@ -98,8 +99,8 @@ def rough_parsing(keypoints, height: int, width: int, mask=None) -> np.ndarray:
         above = ((yy - top[0]) * up[0] + (xx - top[1]) * up[1]) > 0.15 * head_r
         labels[(labels == _C["face"]) & above] = _C["hair"]
     if mask is not None:
-        small = np.asarray(Image.fromarray(np.asarray(mask, np.float32), "F").resize(
-            (w, h), Image.BILINEAR))
+        small = mask(h, w) if callable(mask) else np.asarray(Image.fromarray(
+            np.asarray(mask, np.float32), "F").resize((w, h), Image.BILINEAR))
         person = small > 0.5
     else:
         person = dists.min(axis=0) < 0.35 * unit
