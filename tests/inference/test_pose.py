@@ -224,3 +224,20 @@ def test_transfer_from_two_photos_alone(blazepose_files, astronaut, tmp_path, ca
     assert "ROUGH parsing" in err and "--source-parsing FILE --parsing-labels" in err
     assert np.asarray(Image.open(out)).shape == photo.shape
     assert sorted(os.listdir(tmp_path)) == ["other.png", "r.png"]
+
+
+def test_texture_from_two_photos_alone(blazepose_files, astronaut, tmp_path, capsys):
+    """texture with neither keypoints nor parsings: only the rough upper-clothes change."""
+    other = tmp_path / "other.png"
+    photo = np.asarray(Image.open(astronaut))
+    Image.fromarray(np.ascontiguousarray(photo[:, ::-1])).save(other)
+    out = tmp_path / "t.png"
+    assert main(["texture", "--source", astronaut, "--condition", str(other),
+                 "--regions", "upper-clothes", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "no --source-parsing given" in err and "no --condition-parsing given" in err
+    result = np.asarray(Image.open(out))
+    assert result.shape == photo.shape
+    changed = (result != photo).any(-1)
+    assert 0.05 < changed.mean() < 0.6          # the suit, not the whole picture
+    assert not changed[:60].any()               # the top of the head and the sky stay
