@@ -8,7 +8,8 @@ are re-done here, with their published parameters:
    from 5 layers with strides 8, 16, 32, 32, 32 (two anchors per layer and cell, fixed size 1,
    offset 0.5); each raw row is 12 numbers, box centre x, y, width, height then 4 keypoints
    (x, y), all in input pixels relative to the anchor centre; scores are sigmoid(logit clipped to
-   +-80 here, to stay in float32), kept from 0.5; overlapping boxes (IoU > 0.3) are merged by score-weighted averaging.
+   +-100 in MediaPipe, +-80 here to stay in float32), kept from 0.5; overlapping boxes
+   (IoU > 0.3) are merged by score-weighted averaging.
 2. Region of interest: the detector's keypoint 0 is the hip centre, keypoint 1 a point whose
    distance from it is the radius of the circle around the whole body and whose direction gives
    the body's tilt. The crop is a square of side 2 x radius x 1.25 centred on the hips, rotated so

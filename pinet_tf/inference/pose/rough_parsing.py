@@ -18,10 +18,10 @@ from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES
 
 _C = {name: i for i, name in enumerate(CLASS_NAMES)}
 _K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
-#: (from, to, class): the skeleton's parts (keypoint names; "hip_*" may be extrapolated).
+#: (from, to, class): the skeleton's parts (keypoint names; the hips may be extrapolated).
 PARTS = (
-    ("right_shoulder", "right_hip", "upper-clothes"), ("left_shoulder", "left_hip", "upper-clothes"),
-    ("neck", "mid_hip", "upper-clothes"), ("right_shoulder", "left_shoulder", "upper-clothes"),
+    ("right_shoulder", "right_hip", "upper-clothes"),
+    ("left_shoulder", "left_hip", "upper-clothes"), ("neck", "mid_hip", "upper-clothes"), ("right_shoulder", "left_shoulder", "upper-clothes"),
     ("right_hip", "left_hip", "upper-clothes"),
     ("right_shoulder", "right_elbow", "upper-clothes"), ("left_shoulder", "left_elbow",
                                                          "upper-clothes"),
