@@ -25,7 +25,8 @@ Pinned hashes: Keras publishes an md5 per file (its `file_hash`, checked here wi
 torchvision publishes only the first 8 hex digits of the sha256 (in the file name: torch.hub
 checks that prefix, and so do we); the LPIPS heads' sha256 was computed from the files of the
 `lpips` 0.1.4 wheel, identical to those of the GitHub repository's master; BlazePose's from the
-files of the `mediapipe` 0.10.14 wheel (cp311, manylinux x86_64).
+files of the `mediapipe` 0.10.14 wheel (cp311, manylinux x86_64), the same as MediaPipe's own
+pins of those object generations in its `third_party/external_files.bzl`.
 Files found locally are not hashed at load time (a user may hold converted weights); reports
 record every file's sha256 (`sha256_file`).
 
@@ -120,12 +121,14 @@ FILES = {f.key: f for f in (
                    "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", "sha256",
                    aliases=("vgg.pth", "lpips_vgg.npz")),
     PretrainedFile("blazepose_detector", "BlazePose person detector (MediaPipe, Apache-2.0)",
-                   "pose_detection.tflite", f"{_MEDIAPIPE}/pose_detection.tflite",
+                   "pose_detection.tflite",
+                   f"{_MEDIAPIPE}/pose_detection.tflite?generation=1678737489600422",
                    "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", "sha256",
                    package=("mediapipe", "modules/pose_detection")),
     PretrainedFile("blazepose_landmarks_full",
                    "BlazePose full landmark model (MediaPipe, Apache-2.0)",
-                   "pose_landmark_full.tflite", f"{_MEDIAPIPE}/pose_landmark_full.tflite",
+                   "pose_landmark_full.tflite",
+                   f"{_MEDIAPIPE}/pose_landmark_full.tflite?generation=1661875894245786",
                    "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", "sha256",
                    package=("mediapipe", "modules/pose_landmark")),
 )}
