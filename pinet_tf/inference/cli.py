@@ -172,7 +172,7 @@ def texture_command(args) -> int:
                                      parsing_labels=args.parsing_labels)
     complete(source, need_parsing=True, min_confidence=args.min_confidence, which=args.person)
     if condition.parsing is None:  # its rough parsing needs its pose
-        complete(condition, need_parsing=True, keypoints_flag="--condition-keypoints",
+        complete(condition, need_parsing=True, keypoints_flag="keypoint file",
                  parsing_flag="--condition-parsing")
     predictor = load_model(args)
     image, model = pipeline.texture(predictor, source, condition, region_ids, args.fit)
@@ -206,7 +206,8 @@ def _common(p, grid: bool = True):
                         "(20 labels) / ATR (18 labels) parser output, mapped")
     p.add_argument("--person", type=int, default=None, metavar="N",
                    help="which person of a keypoint file holding several (OpenPose 'people', "
-                        "COCO entries) is the source; default: the first, with a warning")
+                        "COCO entries) is the source; default: the first, with a warning (for "
+                        "an estimated pose: of the people found, 0 the largest)")
     if grid:
         p.add_argument("--grid", action="store_true",
                        help="also write OUT_grid.png: the inputs, skeletons, parsing and result")
