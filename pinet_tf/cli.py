@@ -35,6 +35,7 @@ VERB_MODULES = [
     "pinet_tf.training.cli",
     "pinet_tf.inference.cli",
     "pinet_tf.inference.gates",
+    "pinet_tf.inference.pose.cli",
     "pinet_tf.export.cli",
     "pinet_tf.serving.cli",
     "pinet_tf.evaluation.cli",

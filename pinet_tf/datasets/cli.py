@@ -73,9 +73,10 @@ def register(subparsers) -> None:
     p.set_defaults(func=make_tfrecords_command)
 
     p = subparsers.add_parser("convert-parsing",
-                              help="map 20-label CIHP/LIP parser output to the 12 parsing classes")
-    p.add_argument("--labels", required=True, choices=["cihp", "lip"],
-                   help="label set of the parser that made the maps (they differ at label 10)")
+                              help="map CIHP/LIP/ATR parser output to the 12 parsing classes")
+    p.add_argument("--labels", required=True, choices=["cihp", "lip", "atr"],
+                   help="label set of the parser that made the maps (CIHP and LIP: 20 labels, "
+                        "differing at label 10; ATR: 18)")
     p.add_argument("--input", required=True, help="directory of single-channel label PNGs")
     p.add_argument("--out", required=True, help="output directory (e.g. DATA/trainSPL2)")
     p.set_defaults(func=convert_parsing_command)

@@ -1,4 +1,4 @@
-"""20-label human-parser output (CIHP or LIP label sets) -> PINet's 12 parsing classes.
+"""Human-parser output (CIHP or LIP, 20 labels; ATR, 18 labels) -> PINet's 12 parsing classes.
 
 PINet's parsing maps come from an off-the-shelf parser (the authors point users to CIHP_PGN and
 say they "re-organize the label of human parsing map", Zhangjinso/PINet_PG issue #2). The 12 class
@@ -6,7 +6,16 @@ ids are `pinet_tf.config.CLASS_NAMES`. The source label lists are public:
 
 * CIHP (Crowd Instance-level Human Parsing; the CIHP_PGN parser), class definition of the LIP/CIHP
   challenge page (sysu-hcp.net/lip/mparsing_challenge.php);
-* LIP (Look Into Person; JPPNet, SCHP's "lip" model), label list of the LIP benchmark / SCHP.
+* LIP (Look Into Person; JPPNet, SCHP's "lip" model), label list of the LIP benchmark / SCHP;
+* ATR (Liang et al., "Deep Human Parsing with Active Template Regression"; SCHP's "atr" model,
+  `simple_extractor.py --dataset atr`), 18 labels in SCHP's order:
+
+      0 background, 1 hat, 2 hair, 3 sunglasses, 4 upper-clothes, 5 skirt, 6 pants, 7 dress,
+      8 belt, 9 left-shoe, 10 right-shoe, 11 face, 12 left-leg, 13 right-leg, 14 left-arm,
+      15 right-arm, 16 bag, 17 scarf
+
+  grouped by name like the other two; ATR's own two: belt -> pants (it sits on the waistband)
+  and bag -> background (carried, not worn: PINet's classes have no place for it).
 
 The two lists are identical except label 10: **CIHP 10 = torso-skin**, **LIP 10 = jumpsuits**.
 Torso skin visible above a garment is almost all neck / neckline, so CIHP 10 -> neck; a jumpsuit
@@ -60,6 +69,9 @@ SOURCE_LABELS = {
     "lip": ("background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat",
             "socks", "pants", "jumpsuits", "scarf", "skirt", "face", "left-arm", "right-arm",
             "left-leg", "right-leg", "left-shoe", "right-shoe"),
+    "atr": ("background", "hat", "hair", "sunglasses", "upper-clothes", "skirt", "pants",
+            "dress", "belt", "left-shoe", "right-shoe", "face", "left-leg", "right-leg",
+            "left-arm", "right-arm", "bag", "scarf"),
 }
 
 _BY_NAME = {
@@ -68,7 +80,7 @@ _BY_NAME = {
     "coat": "upper-clothes", "socks": "legs", "pants": "pants", "torso-skin": "neck",
     "jumpsuits": "dress", "scarf": "upper-clothes", "skirt": "skirt", "face": "face",
     "left-arm": "hands", "right-arm": "hands", "left-leg": "legs", "right-leg": "legs",
-    "left-shoe": "shoes", "right-shoe": "shoes",
+    "left-shoe": "shoes", "right-shoe": "shoes", "belt": "pants", "bag": "background",
 }
 
 #: source label -> class id, one uint8 lookup table per label set.
@@ -77,14 +89,16 @@ MAPPINGS = {name: np.array([_C[_BY_NAME[label]] for label in labels], np.uint8)
 
 
 def convert_labels(labels: np.ndarray, label_set: str, where: str = "input") -> np.ndarray:
-    """uint [H, W] labels 0..19 of `label_set` ("cihp" or "lip") -> uint8 classes 0..11."""
+    """uint [H, W] labels of `label_set` ("cihp", "lip": 0..19; "atr": 0..17) -> uint8
+    classes 0..11."""
     if label_set not in MAPPINGS:
         raise ValueError(f"--labels must be one of {sorted(MAPPINGS)}, got {label_set!r}")
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"{where}: expected a single-channel label map, got shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= 20):
-        raise ValueError(f"{where}: label {int(labels.max())} outside 0..19 (expected "
+    n = len(SOURCE_LABELS[label_set])
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        raise ValueError(f"{where}: label {int(labels.max())} outside 0..{n - 1} (expected "
                          f"{label_set.upper()} parser output)")
     return MAPPINGS[label_set][labels.astype(np.int64)]
 

@@ -8,6 +8,12 @@ from pinet_tf.inference.frame import FIT_MODES
 from pinet_tf.inference.readers import DEFAULT_MIN_CONFIDENCE, PARSING_LABEL_SETS
 
 
+#: What happens when a photo's keypoints / parsing are not given (the flags' help).
+PHOTO_ALONE_KP = "; default: estimated from the photo (BlazePose, see `pinet-tf keypoints`)"
+PHOTO_ALONE_PARSING = ("; default: a rough parsing made from the estimated pose (a human "
+                       "parser's output is better)")
+
+
 def _grid_path(out: str) -> str:
     stem, _ = os.path.splitext(out)
     return stem + "_grid.png"
@@ -58,6 +64,7 @@ def transfer_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
     from pinet_tf.inference.frame import Fit
+    from pinet_tf.inference.pose.complete import complete
 
     if args.pairs or args.data:
         if not (args.data and args.out_dir):
@@ -77,17 +84,17 @@ def transfer_command(args) -> int:
 
     cfg = _peek_config(args)
     one_stage = cfg is not None and not cfg.has_parsing  # needs no parsing, predicts none
-    missing = [f for f, v in (("--source", args.source),
-                              ("--source-keypoints", args.source_keypoints),
-                              ("--source-parsing", args.source_parsing or one_stage),
-                              ("--out", args.out))
-               if not v]
+    missing = [f for f, v in (("--source", args.source), ("--out", args.out)) if not v]
     if missing:
         raise ValueError(f"single-photo mode needs {', '.join(missing)} (or batch mode: "
                          f"--data DIR --out-dir DIR)")
-    if bool(args.target_keypoints) == bool(args.target_image_keypoints):
-        raise ValueError("give exactly one of --target-keypoints (in the source photo's frame) "
-                         "or --target-image-keypoints with --target-image")
+    if args.target_keypoints and args.target_image_keypoints:
+        raise ValueError("give one of --target-keypoints (in the source photo's frame) or "
+                         "--target-image-keypoints with --target-image, not both")
+    if not (args.target_keypoints or args.target_image):
+        raise ValueError("give a target pose: --target-keypoints (in the source photo's frame) "
+                         "or --target-image (its pose is estimated unless "
+                         "--target-image-keypoints is given)")
     if args.target_image_keypoints and not args.target_image:
         raise ValueError("--target-image-keypoints needs --target-image (the photo they belong "
                          "to, for its size)")
@@ -103,6 +110,8 @@ def transfer_command(args) -> int:
                                   None if one_stage else args.source_parsing,
                                   min_confidence=args.min_confidence,
                                   parsing_labels=args.parsing_labels, person=args.person)
+    complete(source, need_parsing=not one_stage, min_confidence=args.min_confidence,
+             which=args.person)
     target_photo = None
     if args.target_keypoints:
         target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
@@ -115,6 +124,9 @@ def transfer_command(args) -> int:
                                             min_confidence=args.min_confidence,
                                             person=args.target_person,
                                             choose_with="--target-person")
+        complete(target_photo, need_parsing=False, min_confidence=args.min_confidence,
+                 which=args.target_person, choose_with="--target-person",
+                 keypoints_flag="--target-image-keypoints")
         target_kp = target_photo.keypoints
 
     predictor = load_model(args)
@@ -146,6 +158,7 @@ def texture_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
     from pinet_tf.models.texture import check_texture_model
+    from pinet_tf.inference.pose.complete import complete
 
     cfg = _peek_config(args)
     if cfg is not None:
@@ -157,6 +170,10 @@ def texture_command(args) -> int:
                                   parsing_labels=args.parsing_labels, person=args.person)
     condition = pipeline.load_person(args.condition, None, args.condition_parsing,
                                      parsing_labels=args.parsing_labels)
+    complete(source, need_parsing=True, min_confidence=args.min_confidence, which=args.person)
+    if condition.parsing is None:  # its rough parsing needs its pose
+        complete(condition, need_parsing=True, keypoints_flag="keypoint file",
+                 parsing_flag="--condition-parsing")
     predictor = load_model(args)
     image, model = pipeline.texture(predictor, source, condition, region_ids, args.fit)
     picture = pipeline.texture_grid(model) if args.grid else None
@@ -172,9 +189,9 @@ def _common(p, grid: bool = True):
     from pinet_tf.config import PRESETS  # light: no TensorFlow
 
     p.add_argument("--model", default=None,
-                   help="RUN_DIR, a .weights.h5 file (with its .config.json) or a SavedModel "
-                        "directory (default: the built-in demo model, trained on synthetic "
-                        "people)")
+                   help="RUN_DIR, a .weights.h5 file (with its .config.json), a SavedModel "
+                        "directory or an export-tflite .tflite file (default: the built-in "
+                        "demo model, trained on synthetic people)")
     p.add_argument("--config", default=None, metavar="NAME|FILE",
                    help=f"model preset ({', '.join(PRESETS)}) or a config JSON file, for a "
                         "weights file with no .config.json beside it")
@@ -186,10 +203,11 @@ def _common(p, grid: bool = True):
                         "(default: %(default)s)")
     p.add_argument("--parsing-labels", default="pinet", choices=PARSING_LABEL_SETS,
                    help="label ids in the parsing PNGs: the 12 PINet classes, or CIHP / LIP "
-                        "(20 labels, mapped)")
+                        "(20 labels) / ATR (18 labels) parser output, mapped")
     p.add_argument("--person", type=int, default=None, metavar="N",
                    help="which person of a keypoint file holding several (OpenPose 'people', "
-                        "COCO entries) is the source; default: the first, with a warning")
+                        "COCO entries) is the source; default: the first, with a warning (for "
+                        "an estimated pose: of the people found, 0 the largest)")
     if grid:
         p.add_argument("--grid", action="store_true",
                        help="also write OUT_grid.png: the inputs, skeletons, parsing and result")
@@ -199,23 +217,25 @@ def register(subparsers) -> None:
     from pinet_tf.utils.keypoint_files import FORMATS_HELP as keypoint_help
     p = subparsers.add_parser(
         "transfer", help="pose transfer on your own photo (or a batch of pairs)",
-        description="Render the source person in a target pose. Single photo: --source, "
-                    "--source-keypoints, --source-parsing, a target pose, --out. Batch: --data "
-                    "DIR (authors' layout) --out-dir DIR [--pairs CSV].")
+        description="Render the source person in a target pose. Single photo: --source, a "
+                    "target pose (--target-keypoints or --target-image), --out; the photos' "
+                    "keypoints are estimated and a rough parsing made when their files are not "
+                    "given. Batch: --data DIR (authors' layout) --out-dir DIR [--pairs CSV].")
     _common(p)
     p.add_argument("--source", help="the person's photo (any size)")
-    p.add_argument("--source-keypoints", help=keypoint_help)
+    p.add_argument("--source-keypoints", help=keypoint_help + PHOTO_ALONE_KP)
     p.add_argument("--source-parsing", help="parsing label PNG, same size as --source (not "
-                   "needed, and ignored, for a one-stage model: stages=1)")
+                   "needed, and ignored, for a one-stage model: stages=1)" + PHOTO_ALONE_PARSING)
     p.add_argument("--target-keypoints", help="target pose in the source photo's frame; "
                                               + keypoint_help)
     p.add_argument("--target-person", type=int, default=None, metavar="N",
                    help="which person of a target keypoint file holding several")
     p.add_argument("--target-image-keypoints",
                    help="target pose taken from another photo (--target-image)")
-    p.add_argument("--target-image", help="the photo --target-image-keypoints belong to; shown "
-                                          "as ground truth in --grid (also with "
-                                          "--target-keypoints)")
+    p.add_argument("--target-image", help="a photo whose pose is the target (estimated unless "
+                                          "--target-image-keypoints are given); shown as "
+                                          "ground truth in --grid (also with "
+                                          "--target-keypoints, then only shown)")
     p.add_argument("--out", help="result PNG (the source photo's size)")
     p.add_argument("--save-parsing", help="also write the predicted parsing labels (PNG)")
     p.add_argument("--pairs", help="batch: pairs CSV (from,to); default: the data's own")
@@ -233,10 +253,10 @@ def register(subparsers) -> None:
                     "condition person's clothes; every other pixel stays the source's own.")
     _common(t)
     t.add_argument("--source", required=True)
-    t.add_argument("--source-keypoints", required=True, help=keypoint_help)
-    t.add_argument("--source-parsing", required=True)
+    t.add_argument("--source-keypoints", help=keypoint_help + PHOTO_ALONE_KP)
+    t.add_argument("--source-parsing", help="parsing label PNG" + PHOTO_ALONE_PARSING)
     t.add_argument("--condition", required=True, help="photo of the clothes to take")
-    t.add_argument("--condition-parsing", required=True)
+    t.add_argument("--condition-parsing", help="parsing label PNG" + PHOTO_ALONE_PARSING)
     t.add_argument("--regions", required=True,
                    help="comma-separated class names to replace, e.g. upper-clothes,pants "
                         "(from: background, hair, upper-clothes, dress, pants, neck, skirt, "

@@ -4,7 +4,9 @@ Users' photos are rarely 256x176. `Fit` scales a photo to the model's size keepi
 ratio, then pads ("pad", default: the whole photo is seen) or centre-crops ("crop": the person
 fills the frame, the margins are cut). Image, parsing and keypoints go through the *same*
 continuous mapping (pixel i covers [i, i+1), so a keypoint at pixel index x maps to
-(x + 0.5) * scale + offset - 0.5), which makes the way back an exact inverse.
+(x + 0.5) * scale + offset - 0.5), which makes the way back an exact inverse. Padding is the
+photo's background colour (the median of its border); a crop reports the keypoints it cut off
+(`cut_keypoints`, used by `pipeline`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ import numpy as np
 from PIL import Image
 
 FIT_MODES = ("pad", "crop")
+
+
+def background_colour(image: np.ndarray, ring: int = 4) -> np.ndarray:
+    """The median colour of the photo's outer `ring` pixels (uint8 [3])."""
+    img = np.asarray(image)
+    r = max(1, min(ring, img.shape[0] // 2, img.shape[1] // 2))
+    border = np.concatenate([img[:r].reshape(-1, 3), img[-r:].reshape(-1, 3),
+                             img[:, :r].reshape(-1, 3), img[:, -r:].reshape(-1, 3)])
+    return np.median(border, axis=0).round().astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -63,12 +74,26 @@ class Fit:
         return scaled[-oy:-oy + self.model_height, -ox:-ox + self.model_width]
 
     def image(self, image: np.ndarray) -> np.ndarray:
-        """uint8 [h,w,3] -> uint8 [H,W,3]; bicubic (antialiased) scaling, padding repeats the
-        border pixels so the model sees no artificial edge."""
+        """uint8 [h,w,3] -> uint8 [H,W,3]; bicubic (antialiased) scaling; padding is the
+        photo's background colour (`background_colour`), as the training photos' plain
+        backgrounds are, not repeated edge pixels (which smear a person touching the edge)."""
         self._check(image, "image")
         scaled = np.asarray(Image.fromarray(image).resize(
             (self.scaled_width, self.scaled_height), Image.BICUBIC))
-        return self._place(scaled, "edge")
+        if self.offset_y < 0 or self.offset_x < 0:
+            return self._place(scaled, "constant")  # a crop: nothing is padded
+        canvas = np.empty((self.model_height, self.model_width, 3), np.uint8)
+        canvas[:] = background_colour(image)
+        oy, ox = self.offset_y, self.offset_x
+        canvas[oy:oy + self.scaled_height, ox:ox + self.scaled_width] = scaled
+        return canvas
+
+    def cut_keypoints(self, keypoints) -> list:
+        """Indices of the present keypoints that this fit (a crop) leaves outside the frame."""
+        kp = np.asarray(keypoints, np.float32)
+        present = (kp >= 0).all(axis=-1)
+        kept = (self.keypoints(kp) >= 0).all(axis=-1)
+        return [int(i) for i in np.flatnonzero(present & ~kept)]
 
     def parsing(self, labels: np.ndarray) -> np.ndarray:
         """uint8 [h,w] -> uint8 [H,W]; nearest neighbour, padding is background (0)."""

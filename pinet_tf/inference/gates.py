@@ -42,13 +42,14 @@ def gates_command(args) -> int:
 
     cfg = _peek_config(args)
     one_stage = cfg is not None and not cfg.has_parsing
-    if not args.source_parsing and not one_stage:
-        raise ValueError("--source-parsing is needed (the model has a parsing generator; only "
-                         "a one-stage model, stages=1, takes none)")
     source = pipeline.load_person(args.source, args.source_keypoints,
                                   None if one_stage else args.source_parsing,
                                   min_confidence=args.min_confidence,
                                   parsing_labels=args.parsing_labels, person=args.person)
+    from pinet_tf.inference.pose.complete import complete
+
+    complete(source, need_parsing=not one_stage, min_confidence=args.min_confidence,
+             which=args.person)
     target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
                                             args.source, args.min_confidence,
                                             args.target_person, "--target-person")
@@ -60,7 +61,8 @@ def gates_command(args) -> int:
     h, w = cfg.image_size
     fit = Fit.make(*source.size, h, w, args.fit)
     src_kp, tgt_kp = fit.keypoints(source.keypoints), fit.keypoints(target_kp)
-    for kp, what in ((src_kp, args.source_keypoints), (tgt_kp, args.target_keypoints)):
+    for kp, what in ((src_kp, args.source_keypoints or args.source),
+                     (tgt_kp, args.target_keypoints)):
         pipeline._require_pose(kp, what)
     src_img = fit.image(source.image)
     src_par = None if source.parsing is None else fit.parsing(source.parsing)[None]
@@ -95,10 +97,10 @@ def register(subparsers) -> None:
                     "source photo and target pose, beside the inputs and the result.")
     _common(p, grid=False)
     p.add_argument("--source", required=True, help="the person's photo (any size)")
-    p.add_argument("--source-keypoints", required=True, help="keypoint file of --source (the "
-                   "formats `transfer` takes)")
+    p.add_argument("--source-keypoints", help="keypoint file of --source (the formats "
+                   "`transfer` takes); default: estimated from the photo")
     p.add_argument("--source-parsing", help="parsing label PNG of --source (not for a "
-                   "one-stage model, stages=1)")
+                   "one-stage model, stages=1); default: a rough one made from the pose")
     p.add_argument("--target-keypoints", required=True,
                    help="target pose in the source photo's frame")
     p.add_argument("--target-person", type=int, default=None, metavar="N",

@@ -80,10 +80,32 @@ def parse_regions(text) -> list:
     return sorted(set(ids))
 
 
-def _require_pose(kp, what):
+#: A crop that leaves fewer keypoints than this (of those present) is refused.
+MIN_KEPT_BY_CROP = 6
+
+
+def _require_pose(kp, what, fit: Fit | None = None, photo_kp=None):
+    """The pose in the model's frame must keep a point; with `fit` and the photo's own
+    keypoints, a crop says which points it cut off, and is refused when too few remain."""
     if not (kp >= 0).all(axis=-1).any():
         raise ValueError(f"{what}: no keypoint lies inside the model's frame after fitting "
                          f"(try --fit pad)")
+    if fit is None or photo_kp is None:
+        return
+    cut = fit.cut_keypoints(photo_kp)
+    if not cut:
+        return
+    import sys
+
+    from pinet_tf.config import KEYPOINT_NAMES
+
+    names = ", ".join(KEYPOINT_NAMES[i] for i in cut)
+    kept = int((np.asarray(kp) >= 0).all(axis=-1).sum())
+    if kept < MIN_KEPT_BY_CROP:
+        raise ValueError(f"{what}: --fit crop cuts off {names}, leaving {kept} keypoints (fewer "
+                         f"than {MIN_KEPT_BY_CROP}); use --fit pad")
+    print(f"{what}: --fit crop cut off {names} ({kept} keypoints kept)", file=sys.stderr,
+          flush=True)
 
 
 @dataclass
@@ -101,7 +123,7 @@ def transfer_many(predictor, jobs) -> list:
     inputs = []
     for source, target_model, fit in jobs:
         src_kp = fit.keypoints(source.keypoints)
-        _require_pose(src_kp, source.image_path)
+        _require_pose(src_kp, source.image_path, fit, source.keypoints)
         _require_pose(target_model, "target keypoints")
         inputs.append((fit.image(source.image), None if source.parsing is None
                        else fit.parsing(source.parsing), src_kp,
@@ -146,7 +168,7 @@ def texture(predictor, source: Person, condition: Person, region_ids, fit_mode="
     fit_c = Fit.make(*condition.size, h, w, fit_mode)
     src_img, src_par = fit_s.image(source.image), fit_s.parsing(source.parsing)
     src_kp = fit_s.keypoints(source.keypoints)
-    _require_pose(src_kp, source.image_path)
+    _require_pose(src_kp, source.image_path, fit_s, source.keypoints)
     cond_img, cond_par = fit_c.image(condition.image), fit_c.parsing(condition.parsing)
     regions = np.zeros((1, NUM_CLASSES), np.float32)
     regions[0, list(region_ids)] = 1.0

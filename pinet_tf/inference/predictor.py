@@ -137,6 +137,69 @@ class SavedModelPredictor:
         return out["image"].numpy()
 
 
+class TFLitePredictor:
+    """A `.tflite` file from `pinet-tf export-tflite`: its one signature (pose_transfer, which
+    export-tflite calls serving_default, or texture_transfer) run by
+    `pinet_tf.export.tflite.TFLiteRunner`; the model's frame and whether it takes a parsing are
+    read from the signature's inputs, so no config is needed."""
+
+    def __init__(self, path):
+        from pinet_tf.utils.extras import require_extra
+
+        require_extra("transfer/texture --model MODEL.tflite", "tflite",
+                      "ai_edge_litert.interpreter")
+        from ai_edge_litert.interpreter import Interpreter
+
+        from pinet_tf.export.tflite import TFLiteRunner
+
+        self.path, self.config = path, None
+        try:
+            probe = Interpreter(model_path=path)
+        except (RuntimeError, ValueError) as e:
+            raise ValueError(f"{path}: cannot load the TFLite model ({str(e).splitlines()[0]})"
+                             ) from None
+        signatures = probe.get_signature_list()
+        self.kind = "texture" if "texture_transfer" in signatures else "transfer"
+        name = "texture_transfer" if self.kind == "texture" else next(
+            (n for n in ("pose_transfer", "serving_default") if n in signatures), None)
+        if name is None or "source_image" not in signatures[name]["inputs"]:
+            raise ValueError(f"{path}: not a pinet-tf TFLite model (signatures: "
+                             f"{sorted(signatures)}); make one with pinet-tf export-tflite")
+        self._run = TFLiteRunner(path, signature=name)
+        details = self._run.runner.get_input_details()
+        shape = details["source_image"]["shape"]
+        self.image_size = (int(shape[1]), int(shape[2]))
+        self.has_parsing = "source_parsing" in details
+
+    def _need(self, kind):
+        if self.kind != kind:
+            have = "texture_transfer" if self.kind == "texture" else "pose_transfer"
+            raise ValueError(f"{self.path}: this TFLite file holds the {have} signature only; "
+                             f"export-tflite --signature "
+                             f"{'texture_transfer' if kind == 'texture' else 'pose_transfer'} "
+                             f"makes the one {kind} needs")
+
+    def transfer(self, source_image, source_parsing, source_keypoints, target_keypoints):
+        self._need("transfer")
+        inputs = dict(source_image=np.asarray(source_image, np.uint8),
+                      source_keypoints=np.asarray(source_keypoints, np.float32),
+                      target_keypoints=np.asarray(target_keypoints, np.float32))
+        if self.has_parsing:
+            inputs["source_parsing"] = np.asarray(source_parsing, np.uint8)
+        out = self._run(**inputs)
+        return out["image"], out.get("parsing")
+
+    def texture(self, source_image, source_parsing, source_keypoints, condition_image,
+                condition_parsing, regions):
+        self._need("texture")
+        return self._run(source_image=np.asarray(source_image, np.uint8),
+                         source_parsing=np.asarray(source_parsing, np.uint8),
+                         source_keypoints=np.asarray(source_keypoints, np.float32),
+                         condition_image=np.asarray(condition_image, np.uint8),
+                         condition_parsing=np.asarray(condition_parsing, np.uint8),
+                         regions=(np.asarray(regions) > 0).astype(np.uint8))["image"]
+
+
 def is_saved_model(path) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
@@ -145,6 +208,8 @@ def model_config(path, config=None):
     """The ModelConfig of a model source without loading its weights (None when a SavedModel
     has no config.json): lets the verbs check their inputs against the model first."""
     path = os.fspath(path)
+    if path.lower().endswith(".tflite"):
+        return None  # its signature, read when it loads, says what it needs
     from pinet_tf.export.savedmodel import latest_version_dir, load_export_config
 
     export = path if is_saved_model(path) else (latest_version_dir(path)
@@ -168,6 +233,8 @@ def load_predictor(path, config=None):
                                 f".weights.h5 file or a SavedModel directory)")
     if is_saved_model(path):
         return SavedModelPredictor(path)
+    if path.lower().endswith(".tflite") and os.path.isfile(path):
+        return TFLitePredictor(path)
     from pinet_tf.export.savedmodel import latest_version_dir
     newest = latest_version_dir(path)  # an export BASE (`pinet-tf export`'s BASE/<version>/)
     if newest:

@@ -3,7 +3,7 @@
 Photos, label maps and keypoint files are read by `pinet_tf.utils.readers` and
 `pinet_tf.utils.keypoint_files` (one reader of each kind for `transfer`, `texture`, the serving
 `client` and the data reader); this module adds what only the verbs need: the parsing label sets
-(`--parsing-labels`: the 12 PINet classes, or CIHP / LIP parser output mapped to them), the
+(`--parsing-labels`: the 12 PINet classes, or CIHP / LIP / ATR parser output mapped to them), the
 parsing-matches-photo size check and the keypoints-inside-photo check. Every error names the file.
 """
 
@@ -18,7 +18,7 @@ from pinet_tf.utils.keypoint_files import (COCO17_NAMES, DEFAULT_MIN_CONFIDENCE,
                                            read_keypoints)
 from pinet_tf.utils.readers import read_image, read_label_map  # noqa: F401 (the verbs' readers)
 
-PARSING_LABEL_SETS = ("pinet", "cihp", "lip")
+PARSING_LABEL_SETS = ("pinet", "cihp", "lip", "atr")
 
 
 def check_keypoints_in_image(kp, height, width, path):
@@ -35,9 +35,9 @@ def read_parsing(path, labels: str = "pinet", size=None, image_path=None) -> np.
     """A label image -> uint8 [h,w] in the 12 PINet classes.
 
     `labels` names the id set: "pinet" (the 12 classes; a picture in
-    `pinet_tf.utils.drawing.PARSING_PALETTE` colours is read back too), "cihp" or "lip" (20
-    classes, mapped with `pinet-tf convert-parsing`'s table). `size` (h, w): the photo's size,
-    which the parsing must match.
+    `pinet_tf.utils.drawing.PARSING_PALETTE` colours is read back too), "cihp", "lip" (20
+    labels) or "atr" (18), mapped with `pinet-tf convert-parsing`'s table. `size` (h, w): the
+    photo's size, which the parsing must match.
     """
     from pinet_tf.utils.drawing import PARSING_PALETTE
 
@@ -48,8 +48,8 @@ def read_parsing(path, labels: str = "pinet", size=None, image_path=None) -> np.
     if labels == "pinet":
         if arr.max(initial=0) >= NUM_CLASSES or arr.min(initial=0) < 0:
             raise ValueError(f"{path}: label {arr.max()} is not a PINet class (0..{NUM_CLASSES - 1}"
-                             f": {', '.join(CLASS_NAMES)}); for CIHP/LIP parsing pass "
-                             f"--parsing-labels cihp or lip")
+                             f": {', '.join(CLASS_NAMES)}); for CIHP/LIP/ATR parsing pass "
+                             f"--parsing-labels cihp, lip or atr")
         out = arr.astype(np.uint8)
     else:  # the data package's CIHP/LIP table (the same one `pinet-tf convert-parsing` uses)
         from pinet_tf.datasets.parsing_labels import convert_labels

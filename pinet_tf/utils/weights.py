@@ -10,7 +10,10 @@ hash. `locate(key)` looks, in order, at
    its own downloads;
 4. for torchvision files, torch's hub cache (`$TORCH_HOME/hub/checkpoints`, else
    `~/.cache/torch/hub/checkpoints`);
-5. folders the caller adds (e.g. the data folder of an installed `lpips` wheel);
+5. a folder inside an installed package, found without importing it (BlazePose's model files
+   in a legacy `mediapipe` wheel's `modules/`: MediaPipe itself is never a dependency, its
+   protobuf pin conflicts with TensorFlow's);
+6. folders the caller adds (e.g. the data folder of an installed `lpips` wheel);
 
 and only then downloads the file with `keras.utils.get_file` into the Keras cache. The download
 goes to a hidden temporary folder there and is renamed into place only after its hash matched, so
@@ -21,7 +24,9 @@ naming the file, its URL and every place looked.
 Pinned hashes: Keras publishes an md5 per file (its `file_hash`, checked here with get_file);
 torchvision publishes only the first 8 hex digits of the sha256 (in the file name: torch.hub
 checks that prefix, and so do we); the LPIPS heads' sha256 was computed from the files of the
-`lpips` 0.1.4 wheel, identical to those of the GitHub repository's master.
+`lpips` 0.1.4 wheel, identical to those of the GitHub repository's master; BlazePose's from the
+files of the `mediapipe` 0.10.14 wheel (cp311, manylinux x86_64), the same as MediaPipe's own
+pins of those object generations in its `third_party/external_files.bzl`.
 Files found locally are not hashed at load time (a user may hold converted weights); reports
 record every file's sha256 (`sha256_file`).
 
@@ -63,6 +68,7 @@ class PretrainedFile:
     hash_kind: str  # one of HASH_KINDS
     aliases: tuple = ()  # other names accepted in the search folders (e.g. an .npz conversion)
     torchvision: bool = False  # also searched in torch's hub cache
+    package: tuple = ()  # (package, sub-folder): also searched inside that installed package
 
     @property
     def names(self) -> tuple:
@@ -79,6 +85,7 @@ class PretrainedFile:
 _KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
 _TORCHVISION = "https://download.pytorch.org/models"
 _LPIPS = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1"
+_MEDIAPIPE = "https://storage.googleapis.com/mediapipe-assets"
 
 FILES = {f.key: f for f in (
     PretrainedFile("vgg19_notop", "VGG19 notop weights (Keras, Caffe-trained)",
@@ -113,6 +120,17 @@ FILES = {f.key: f for f in (
                    f"{_LPIPS}/vgg.pth",
                    "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", "sha256",
                    aliases=("vgg.pth", "lpips_vgg.npz")),
+    PretrainedFile("blazepose_detector", "BlazePose person detector (MediaPipe, Apache-2.0)",
+                   "pose_detection.tflite",
+                   f"{_MEDIAPIPE}/pose_detection.tflite?generation=1678737489600422",
+                   "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", "sha256",
+                   package=("mediapipe", "modules/pose_detection")),
+    PretrainedFile("blazepose_landmarks_full",
+                   "BlazePose full landmark model (MediaPipe, Apache-2.0)",
+                   "pose_landmark_full.tflite",
+                   f"{_MEDIAPIPE}/pose_landmark_full.tflite?generation=1661875894245786",
+                   "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", "sha256",
+                   package=("mediapipe", "modules/pose_landmark")),
 )}
 
 
@@ -169,11 +187,16 @@ def package_dir(name: str):
 
 
 def search_dirs(f: PretrainedFile, extra_dirs=()) -> list:
-    """(label, folder) pairs searched for `f`, in order; an unset $PINET_TF_WEIGHTS_DIR is listed
-    with folder None so that messages can say so."""
+    """(label, folder) pairs searched for `f`, in order; an unset $PINET_TF_WEIGHTS_DIR (or a
+    package that is not installed) is listed with folder None so that messages can say so."""
     dirs = [(f"${ENV_DIR}", os.environ.get(ENV_DIR) or None), ("Keras cache", keras_cache_dir())]
     if f.torchvision:
         dirs.append(("torch hub cache", torch_hub_dir()))
+    if f.package:
+        name, sub = f.package
+        root = package_dir(name)
+        dirs.append((f"installed {name} package",
+                     None if root is None else os.path.join(root, *sub.split("/"))))
     dirs += [("", os.path.expanduser(d)) for d in extra_dirs if d]
     return dirs
 
@@ -203,7 +226,8 @@ def locate(key: str, explicit=None, extra_dirs=(), allow_download=None, hint: st
     looked = []
     for label, folder in search_dirs(f, extra_dirs):
         if folder is None:
-            looked.append(f"{label} (not set)")
+            looked.append(f"{label} (not set)" if label.startswith("$") else
+                          f"{label} (not installed)")
             continue
         for name in f.names:
             p = os.path.join(folder, name)

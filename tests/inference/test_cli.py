@@ -148,5 +148,5 @@ def test_missing_model_and_argument_errors(files, capsys):
                         target["keypoints"]]) == 2
     assert "nope: model not found" in capsys.readouterr().err
     assert main(base + ["--model", str(folder / "nope")]) == 2
-    assert "exactly one of --target-keypoints" in capsys.readouterr().err
+    assert "give a target pose: --target-keypoints" in capsys.readouterr().err
     assert not (folder / "x.png").exists()

@@ -85,8 +85,9 @@ def test_pad_mode_keeps_the_whole_photo_and_maps_back():
     fit = Fit.make(h, w, 64, 44, "pad")
     assert fit.scaled_width == 44 and fit.offset_x == 0 and fit.offset_y > 0
     m = fit.image(image)
-    # Padding repeats the border rows.
-    np.testing.assert_array_equal(m[0], m[fit.offset_y])
+    # Padding is one colour, the median of the photo's border.
+    from pinet_tf.inference.frame import background_colour
+    assert (m[:fit.offset_y] == background_colour(image)).all()
     back = fit.image_back(m)
     assert back.shape == image.shape
     assert np.abs(back.astype(int) - image).mean() < 6     # a smooth ramp survives the trip
@@ -124,3 +125,32 @@ def test_keypoints_on_the_photo_edge_stay_present(size):
     assert (m[:2] >= 0).all() and (m[:2, 0] <= 63).all() and (m[:2, 1] <= 43).all()
     np.testing.assert_allclose(fit.keypoints_back(m)[:2], kp[:2], atol=0.5 / min(
         fit.scale_y, fit.scale_x) + 1e-3)
+
+
+def test_pad_uses_the_background_colour_not_edge_pixels():
+    from pinet_tf.inference.frame import background_colour
+
+    photo = np.zeros((64, 20, 3), np.uint8)
+    photo[:] = (200, 190, 180)                 # the wall
+    photo[10:64, 0:6] = (255, 0, 0)            # a red sleeve touching the left edge
+    np.testing.assert_array_equal(background_colour(photo), (200, 190, 180))
+    fit = Fit.make(64, 20, 64, 44, "pad")
+    out = fit.image(photo)
+    assert fit.offset_x > 0
+    np.testing.assert_array_equal(out[40, 0], (200, 190, 180))   # not the sleeve's red
+    np.testing.assert_array_equal(out[5, -1], (200, 190, 180))
+
+
+def test_crop_reports_and_refuses_cut_keypoints(capsys):
+    from pinet_tf.inference import pipeline
+
+    fit = Fit.make(64, 120, 64, 44, "crop")   # a wide photo: the sides are cut
+    kp = np.full((18, 2), -1.0, np.float32)
+    kp[:8] = [[10 + 5 * i, 40 + 5 * i] for i in range(8)]   # x 40..75: inside the middle
+    kp[8] = (30, 2)                                          # far left: cut off
+    pipeline._require_pose(fit.keypoints(kp), "me.png", fit, kp)
+    assert "me.png: --fit crop cut off right_hip (8 keypoints kept)" in capsys.readouterr().err
+    assert fit.cut_keypoints(kp) == [8]
+    kp[3:8] = (30, 115)                                      # most of them at the right edge
+    with pytest.raises(ValueError, match="cuts off .* leaving 3 keypoints .* use --fit pad"):
+        pipeline._require_pose(fit.keypoints(kp), "me.png", fit, kp)

@@ -79,11 +79,13 @@ def test_gates_shows_the_image_generator_only(files, one_stage_weights, capsys):
     assert saved.files[0] == "gi_gc1" and len(saved.files) == 16
     # 2 input panels + 16 maps + result = 19 panels, 9 a row: 3 rows
     assert np.asarray(Image.open(out)).shape[0] == 3 * (2 * 64 + 14) + 4 * 4
-    # A two-stage model still needs the parsing file.
+    # A two-stage model still needs a parsing: without the file, a rough one from the pose.
     cfg = ModelConfig.tiny()
     two = str(folder / "two.weights.h5")
     save_generator(build_generator(cfg), cfg, two)
     assert main(["gates", "--model", two, "--source", source["image"], "--source-keypoints",
                  source["keypoints"], "--target-keypoints", target["keypoints"],
-                 "--out", str(folder / "g2.png")]) == 2
-    assert "--source-parsing is needed" in capsys.readouterr().err
+                 "--out", str(folder / "g2.png")]) == 0
+    err = capsys.readouterr().err
+    assert "no --source-parsing given: using a ROUGH parsing made from the pose" in err
+    assert "--parsing-labels cihp|lip|atr" in err

@@ -189,3 +189,20 @@ def test_read_parsing_maps_cihp_and_lip_labels(tmp_path, label_set, torso):
     Image.fromarray(np.full((2, 4), 20, np.uint8)).save(tmp_path / "bad20.png")
     with pytest.raises(ValueError, match="bad20.png: label 20 outside 0..19"):
         readers.read_parsing(tmp_path / "bad20.png", labels=label_set)
+
+
+def test_atr_parser_output_is_mapped(tmp_path):
+    """SCHP's ATR model (18 labels): each label to the class of the same name, belt -> pants,
+    bag -> background, and ids past 17 refused."""
+    from pinet_tf.config import CLASS_NAMES
+    from pinet_tf.inference.readers import read_parsing
+
+    path = tmp_path / "atr.png"
+    Image.fromarray(np.arange(18, dtype=np.uint8).reshape(3, 6)).save(path)
+    got = [CLASS_NAMES[c] for c in read_parsing(str(path), "atr").ravel()]
+    assert got == ["background", "hat", "hair", "face", "upper-clothes", "skirt", "pants",
+                   "dress", "pants", "shoes", "shoes", "face", "legs", "legs", "hands",
+                   "hands", "background", "upper-clothes"]
+    Image.fromarray(np.full((3, 6), 18, np.uint8)).save(path)
+    with pytest.raises(ValueError, match="atr.png: label 18 outside 0..17"):
+        read_parsing(str(path), "atr")

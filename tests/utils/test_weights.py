@@ -218,3 +218,26 @@ def test_lpips_heads_hash_matches_an_installed_wheel():
     for net in ("alex", "vgg"):
         f = wlib.FILES[f"lpips_{net}_heads"]
         assert wlib.hash_matches(os.path.join(pkg, "weights", "v0.1", f"{net}.pth"), f)[0]
+
+
+def test_blazepose_files_are_found_in_an_installed_mediapipe_package(tmp_path, monkeypatch):
+    """A legacy `mediapipe` wheel's modules/ folder is searched (found, never imported: its
+    __init__ here would fail), after $PINET_TF_WEIGHTS_DIR and the Keras cache."""
+    pkg = tmp_path / "site" / "mediapipe"
+    (pkg / "modules" / "pose_detection").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    model = pkg / "modules" / "pose_detection" / "pose_detection.tflite"
+    model.write_bytes(b"tflite")
+    f = wlib.FILES["blazepose_detector"]
+    with pytest.raises(wlib.WeightsNotFoundError, match="installed mediapipe package "
+                                                         r"\(not installed\)"):
+        wlib.locate(f.key)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert wlib.locate(f.key) == str(model)
+    with pytest.raises(wlib.WeightsNotFoundError) as e:  # the landmark file is not there
+        wlib.locate("blazepose_landmarks_full")
+    assert str(pkg / "modules" / "pose_landmark" / "pose_landmark_full.tflite") in str(e.value)
+    monkeypatch.setenv(wlib.ENV_DIR, str(tmp_path / "w"))  # the user's folder comes first
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / f.name).write_bytes(b"mine")
+    assert wlib.locate(f.key) == str(tmp_path / "w" / f.name)
