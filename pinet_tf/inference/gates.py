@@ -76,7 +76,8 @@ def gates_command(args) -> int:
     drawing.save_png_atomic(args.out, picture)
     print(f"wrote {args.out}: {len(maps)} gated layers "
           f"({sum(m.name.startswith('gp_') for m in maps)} of G_p, "
-          f"{sum(m.name.startswith('gi_') for m in maps)} of G_i)")
+          f"{sum(m.name.startswith('gi_') for m in maps)} of G_i; layer 10 of each generator is "
+          f"the self-attention block, which has no gate: its panel is grey)")
     if args.save_arrays:
         from pinet_tf.utils.atomic import atomic_path
 
