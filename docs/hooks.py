@@ -8,6 +8,9 @@ A page asks for generated text with a marker, replaced before the Markdown is re
         optional format spec (a trailing "%" in the spec multiplies by 100 as Python's "%" does)
     {{ perf_tables("benchmarks/results/cpu-2core.json") }}
         the tables of `python -m benchmarks.to_markdown` for that results file
+    {{ quality_table("benchmarks/results/quality-small.json", "gan=GAN (weight 1)") }}
+        the held-out table of a quality benchmark results file (and its baselines)
+    {{ goals_table("benchmarks/results/quality-small.json", "gan") }}   its goals, met or not
     {{ cli_reference() }}          every verb of `pinet_tf.cli.build_parser()`, with its options
     {{ option_help("train", "--recipe") }}   the help text of one option of one verb
     {{ keypoints_table() }}        the 18 keypoints of `pinet_tf.config.KEYPOINT_NAMES`, in order
@@ -30,8 +33,17 @@ import sys
 from mkdocs.exceptions import PluginError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+
+
+def on_config(config):
+    """The repository first on sys.path (MkDocs restores sys.path after loading this file), so
+    `pinet_tf` and `benchmarks` are this checkout's, not another installed copy."""
+    if sys.path[:1] != [ROOT]:
+        sys.path.insert(0, ROOT)
+    for name in [m for m in sys.modules if m.split(".")[0] in ("pinet_tf", "benchmarks")]:
+        if not os.path.abspath(getattr(sys.modules[name], "__file__", "") or "").startswith(ROOT):
+            del sys.modules[name]
+    return config
 
 MARKER = re.compile(r"\{\{\s*(\w+)\((.*?)\)\s*\}\}")
 
@@ -67,6 +79,74 @@ def perf_tables(path: str) -> str:
     from benchmarks import to_markdown
 
     return to_markdown.render(_read_json(path)).rstrip("\n")
+
+
+#: The quality benchmark's columns: (header, where in a variant's or baseline's entry, format,
+#: which way is better: -1 lower, +1 higher, 0 neither).
+QUALITY_COLUMNS = (
+    ("L1", "metrics.l1", ".3f", -1), ("SSIM", "metrics.ssim", ".3f", 1),
+    ("PSNR", "metrics.psnr", ".2f", 1),
+    ("colour err. skin", "appearance.colour_error_skin.mean", ".1f", -1),
+    ("hair", "appearance.colour_error_hair.mean", ".1f", -1),
+    ("upper clothes", "appearance.colour_error_upper_clothes.mean", ".1f", -1),
+    ("lower clothes", "appearance.colour_error_lower_clothes.mean", ".1f", -1),
+    ("HF energy ratio", "appearance.hf_energy_ratio.mean", ".2f", 0),
+    ("HF correlation", "appearance.hf_correlation.mean", ".3f", 0))
+BASELINES = (("copy_source", "copy-the-source"), ("mean_image", "mean training image"))
+
+
+def quality_table(path: str, *variants: str) -> str:
+    """The held-out table of a `benchmarks.quality` results file: one row per variant
+    ("key=label" or "key=label|paper's name"), then the baselines; the best model value of each
+    column with a direction is bold."""
+    data = _read_json(path)
+    specs = []
+    for spec in variants:
+        key, _, label = spec.partition("=")
+        label, _, paper = label.partition("|")
+        entry = dict(lookup(data, f"variants.{key}", path))
+        entry["metrics"] = lookup(entry, "metrics.model", path)
+        specs.append((label or key, paper, entry))
+    with_paper = any(paper for _, paper, _ in specs)
+    best = {}
+    for header, where, _, sign in QUALITY_COLUMNS:
+        if sign:
+            values = [lookup(e, where, path) for _, _, e in specs]
+            best[header] = (min if sign < 0 else max)(values)
+    header = ["variant"] + (["paper"] if with_paper else []) + [h for h, *_ in QUALITY_COLUMNS]
+    header.append("train time")
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, paper, entry in specs:
+        cells = [label] + ([paper] if with_paper else [])
+        for h, where, spec, _ in QUALITY_COLUMNS:
+            value = lookup(entry, where, path)
+            text = format(value, spec)
+            cells.append(f"**{text}**" if len(specs) > 1 and best.get(h) == value else text)
+        cells.append(f"{lookup(entry, 'train_seconds', path) / 60:.0f} min")
+        rows.append("| " + " | ".join(cells) + " |")
+    for key, label in BASELINES:
+        entry = lookup(data, f"baselines.{key}", path)
+        cells = [label] + ([""] if with_paper else [])
+        cells += [format(lookup(entry, where, path), spec) for _, where, spec, _ in QUALITY_COLUMNS]
+        rows.append("| " + " | ".join(cells + [""]) + " |")
+    return "\n".join(rows)
+
+
+GOALS = {"l1_vs_copy_source": "L1 {rule} x copy-the-source",
+         "skin_colour_error_vs_mean_image": "skin colour error {rule} x mean image",
+         "upper_clothes_colour_error_vs_mean_image": "upper-clothes colour error {rule} x mean image",
+         "hf_energy_ratio": "garment HF energy ratio {rule}",
+         "hf_correlation": "garment high-pass correlation {rule}"}
+
+
+def goals_table(path: str, variant: str) -> str:
+    """The goals of one variant of a `benchmarks.quality` results file: goal, value, met."""
+    rows = ["| goal | value | met |", "|---|---|---|"]
+    for goal in lookup(_read_json(path), f"variants.{variant}.goals", path):
+        text = GOALS.get(goal["goal"], goal["goal"] + " {rule}").format(rule=goal["rule"])
+        suffix = " x" if goal["goal"].endswith(("copy_source", "mean_image")) else ""
+        rows.append(f"| {text} | {goal['value']:.2f}{suffix} | {'yes' if goal['met'] else 'no'} |")
+    return "\n".join(rows)
 
 
 def _cell(text) -> str:
@@ -155,11 +235,14 @@ def classes_table() -> str:
 def include(path: str) -> str:
     with open(os.path.join(ROOT, path), encoding="utf-8") as f:
         text = f.read()
+    # Links written from the repository root (docs/x.md) point from the docs folder (x.md).
+    text = text.replace("](docs/", "](")
     return re.sub(r"\A# .*\n+", "", text).rstrip("\n")
 
 
-FUNCTIONS = {f.__name__: f for f in (result, perf_tables, cli_reference, option_help,
-                                     keypoints_table, classes_table, include)}
+FUNCTIONS = {f.__name__: f for f in (result, perf_tables, quality_table, goals_table,
+                                     cli_reference, option_help, keypoints_table, classes_table,
+                                     include)}
 
 
 def expand(markdown: str, source: str = "page") -> str:
