@@ -134,7 +134,8 @@ def quality_table(path: str, *variants: str) -> str:
 
 GOALS = {"l1_vs_copy_source": "L1 {rule} x copy-the-source",
          "skin_colour_error_vs_mean_image": "skin colour error {rule} x mean image",
-         "upper_clothes_colour_error_vs_mean_image": "upper-clothes colour error {rule} x mean image",
+         "upper_clothes_colour_error_vs_mean_image":
+             "upper-clothes colour error {rule} x mean image",
          "hf_energy_ratio": "garment HF energy ratio {rule}",
          "hf_correlation": "garment high-pass correlation {rule}"}
 
