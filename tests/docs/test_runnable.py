@@ -1,6 +1,6 @@
 """Every shell block of the guides marked runnable (`<!-- runnable -->`) runs as written.
 
-Each page's blocks run in order, in one shell each, in a temporary folder that stands for the
+Each page's blocks run in order, in one shell (as in one terminal), in a temporary folder that stands for the
 repository root: `examples/` and `tests/` are links to the real ones (read only), and a page that
 names the Quick start's run gets `runs/quick` linked to the session's trained tiny run (the very
 command of the Quick start, `trained_tiny_run`; such a page is a `trained` test). `pinet-tf` is
@@ -9,6 +9,7 @@ there, never into the repository root.
 """
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -69,12 +70,20 @@ def test_runnable_blocks_of(page, tmp_path, request):
                                       target_is_directory=True)
     env = _shell_env(tmp_path)
     before = set(os.listdir(root))
+    # One shell for the page, as a reader's terminal: a variable or a background server of one
+    # block is there in the next. Whatever it leaves running is stopped at its exit.
+    script = ["trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
     for i, block in enumerate(blocks, 1):
-        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, (
-            f"docs/{page}, runnable block {i} failed (exit {proc.returncode}):\n{block}\n"
-            f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}")
-        assert "Traceback" not in proc.stderr, proc.stderr
+        script += [f"echo '@@ block {i}' >&2", block]
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(script)], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=900)
+    started = re.findall(r"^@@ block (\d+)$", proc.stderr, re.M)
+    block = int(started[-1]) if started else 1
+    assert proc.returncode == 0, (
+        f"docs/{page}, runnable block {block} failed (exit {proc.returncode}):\n"
+        f"{blocks[block - 1]}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n"
+        f"{proc.stderr[-3000:]}")
+    assert len(started) == len(blocks)
+    assert "Traceback" not in proc.stderr, proc.stderr
     new = set(os.listdir(root)) - before
     assert new <= {"out"}, f"docs/{page} wrote outside out/: {sorted(new - {'out'})}"
