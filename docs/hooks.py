@@ -182,13 +182,26 @@ def _default(action) -> str:
     return f"`{action.default}`"
 
 
+def _help(action) -> str:
+    """The option's help as `--help` prints it (argparse's %(default)s etc. filled in)."""
+    if not action.help:
+        return ""
+    params = dict(vars(action), prog="pinet-tf")
+    if params.get("choices") is not None:
+        params["choices"] = ", ".join(map(str, params["choices"]))
+    try:
+        return action.help % params
+    except (KeyError, TypeError, ValueError):
+        return action.help
+
+
 def _options_table(parser) -> str:
     rows = ["| option | default | what it does |", "|---|---|---|"]
     for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
             continue
         rows.append(f"| {_cell(_flags(action))} | {_cell(_default(action))} | "
-                    f"{_cell(action.help or '')} |")
+                    f"{_cell(_help(action))} |")
     return "\n".join(rows)
 
 
@@ -209,7 +222,7 @@ def option_help(verb: str, option: str) -> str:
         raise ValueError(f"no verb {verb!r}")
     for action in verbs[verb][0]._actions:
         if option in action.option_strings:
-            return action.help or ""
+            return _help(action)
     raise ValueError(f"verb {verb!r} has no option {option!r}")
 
 
