@@ -2,6 +2,10 @@
 
 from setuptools import find_packages, setup
 
+#: The documentation site's packages (the `docs` extra, and part of `dev`).
+DOCS = ["mkdocs>=1.6,<2", "mkdocs-material>=9,<10", "mkdocstrings[python]>=1,<2",
+        "mkdocstrings-python>=2,<3"]
+
 setup(
     name="pinet-tf",
     version="0.1.0",
@@ -24,8 +28,11 @@ setup(
     ],
     # The base install runs every verb but serve, client, int8 export-tflite (utils/extras.py).
     extras_require={
+        # The tests build the documentation site too (tests/docs/test_site.py): DOCS is in dev.
         "dev": ["pytest", "pytest-xdist", "scikit-image", "scipy", "dill", "importlib_resources",
-                "tensorflow-datasets>=4.9"],
+                "tensorflow-datasets>=4.9", *DOCS],
+        # `mkdocs build` / `mkdocs serve` (mkdocs.yml: Material theme, API pages by mkdocstrings).
+        "docs": DOCS,
         # `import pinet_tf.datasets.tfds` (TFDS builders); no verb needs it.
         "tfds": ["tensorflow-datasets>=4.9"],
         "serving": ["tensorflow-serving-api==2.21.*", "grpcio"],

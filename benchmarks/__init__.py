@@ -7,7 +7,7 @@
     surgery.py     random O(1) weights and BatchNorm folding for a built Keras generator
     profiling.py   per-op tables (tf.profiler, torch.profiler)
     analysis.py    ratios, FLOP rates, fractions of the measured peak, targets
-    to_markdown.py results JSON -> Markdown (and the README's table)
+    to_markdown.py results JSON -> Markdown (the docs' performance page renders the same)
     tflite.py, serving.py   standalone TFLite and gRPC serving measurements
 
 Imports go one way: common <- surgery, profiling <- stages <- registry <- run; analysis and

@@ -1,11 +1,12 @@
 """Render a benchmark results JSON (benchmarks/run.py) as Markdown tables.
 
     python -m benchmarks.to_markdown benchmarks/results/NAME.json            # print the tables
-    python -m benchmarks.to_markdown benchmarks/results/NAME.json --readme README.md
+    python -m benchmarks.to_markdown benchmarks/results/NAME.json --readme FILE.md
 
-With `--readme` the text between the markers `<!-- perf-table:start -->` and
-`<!-- perf-table:end -->` in that file is replaced, so the README's performance table always
-comes from a committed results file and is never typed by hand.
+With `--readme FILE` the text between the markers `<!-- perf-table:start -->` and
+`<!-- perf-table:end -->` in FILE is replaced. The documentation's performance page
+(docs/results/performance.md) does not need it: the site's build renders these tables from the
+committed results file (docs/hooks.py, `perf_tables`), so they are never typed by hand.
 
 Values a results file does not have are `–` in the columns every results file has, and blank in
 the FLOP columns (GFLOP, GFLOP/s, of peak) that files written before they existed lack.

@@ -130,6 +130,31 @@ sys.exit("our own error after TensorFlow started")
         "our own error after TensorFlow started"]
 
 
+def test_quiet_litert_hides_the_converters_start_only_when_quiet():
+    code = """
+import os, sys, warnings
+import pinet_tf.utils.startup as c
+os.environ[c.ENV_VAR] = sys.argv[1]
+with c.quiet_litert():
+    os.write(2, b"fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32, "
+                b"output_inference_type: FLOAT32\\n")
+    os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+    warnings.warn("    Warning: tf.lite.Interpreter is deprecated and is scheduled", UserWarning)
+    warnings.warn("Warning: Enabling `experimental_preserve_all_tensors` with the BUILTIN")
+    warnings.warn("another warning", UserWarning)
+    os.write(2, b"ERROR: a real converter error\\n")
+"""
+    quiet = run_python(code, "1")
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stderr.splitlines()
+    assert "ERROR: a real converter error" in lines and any("another warning" in x for x in lines)
+    assert not any("fully_quantize" in x or "XNNPACK" in x or "deprecated" in x
+                   or "preserve_all_tensors" in x for x in lines), lines
+    shown = run_python(code, "0")        # pinet-tf --verbose
+    assert "fully_quantize" in shown.stderr and "XNNPACK" in shown.stderr
+    assert "deprecated" in shown.stderr
+
+
 def test_spawned_workers_of_a_quiet_start_are_quiet_too():
     code = """
 import importlib, multiprocessing, sys

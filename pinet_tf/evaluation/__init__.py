@@ -7,8 +7,14 @@ training can also use in-graph, while this package owns files, baselines and rep
 
     pinet-tf evaluate --run RUN_DIR | --saved-model DIR --data RECORDS --out report.json
     evaluate(...) -> report dict (also written as report.json + report.md + a best/worst grid)
+
+Names are imported lazily, so `pinet-tf --help` (which imports `pinet_tf.evaluation.cli`) does
+not load TensorFlow.
 """
 
-from pinet_tf.evaluation.evaluator import evaluate
+from pinet_tf.utils.lazy import lazy_exports
 
-__all__ = ["evaluate"]
+_EXPORTS = {"evaluate": "pinet_tf.evaluation.evaluator"}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

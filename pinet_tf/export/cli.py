@@ -85,10 +85,12 @@ def export_tflite_command(args) -> int:
         from pinet_tf.utils.extras import require_extra
         require_extra("export-tflite --quantize int8", "tflite", "ai_edge_litert.interpreter")
     from pinet_tf.export.tflite import convert_to_file
+    from pinet_tf.utils.startup import quiet_litert
 
-    size = convert_to_file(args.saved_model, args.out, args.quantize,
-                           calibration_samples=args.calibration_samples,
-                           signature=args.signature)
+    with quiet_litert():  # the converter's and LiteRT's start-up lines, as for TensorFlow's
+        size = convert_to_file(args.saved_model, args.out, args.quantize,
+                               calibration_samples=args.calibration_samples,
+                               signature=args.signature)
     print(f"wrote {args.out} ({size / 1e6:.2f} MB, quantize {args.quantize})")
     return 0
 

@@ -146,7 +146,7 @@ def transfer_command(args) -> int:
     drawing.save_png_atomic(args.out, result.image)
     print(f"wrote {args.out}")
     if args.save_parsing:
-        drawing.save_png_atomic(args.save_parsing, result.parsing)
+        drawing.save_png_atomic(args.save_parsing, result.parsing, palette=drawing.PARSING_PALETTE)
         print(f"wrote {args.save_parsing}")
     if picture is not None:
         drawing.save_png_atomic(_grid_path(args.out), picture)
@@ -237,7 +237,9 @@ def register(subparsers) -> None:
                                           "ground truth in --grid (also with "
                                           "--target-keypoints, then only shown)")
     p.add_argument("--out", help="result PNG (the source photo's size)")
-    p.add_argument("--save-parsing", help="also write the predicted parsing labels (PNG)")
+    p.add_argument("--save-parsing", help="also write the predicted parsing: a palette PNG that "
+                   "shows the classes in the legend's colours and whose pixel values are the "
+                   "class ids 0..11 (readable as a label map)")
     p.add_argument("--pairs", help="batch: pairs CSV (from,to); default: the data's own")
     p.add_argument("--data", help="batch: data folder in the authors' layout")
     p.add_argument("--split", default="test", choices=["train", "test"])

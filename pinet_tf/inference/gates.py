@@ -55,7 +55,7 @@ def gates_command(args) -> int:
                                             args.target_person, "--target-person")
 
     from pinet_tf.inference.cli import load_model
-    from pinet_tf.models.gates import gate_picture, pose_transfer_with_gates
+    from pinet_tf.models.gates import gate_picture, pose_transfer_with_gates, skipped_layers
 
     generator, cfg = load_model(args, keras=True)
     h, w = cfg.image_size
@@ -78,7 +78,9 @@ def gates_command(args) -> int:
     drawing.save_png_atomic(args.out, picture)
     print(f"wrote {args.out}: {len(maps)} gated layers "
           f"({sum(m.name.startswith('gp_') for m in maps)} of G_p, "
-          f"{sum(m.name.startswith('gi_') for m in maps)} of G_i)")
+          f"{sum(m.name.startswith('gi_') for m in maps)} of G_i)"
+          + ("; a grey panel is a layer without a gate (layer 10: the self-attention block)"
+             if skipped_layers(maps) else ""))
     if args.save_arrays:
         from pinet_tf.utils.atomic import atomic_path
 

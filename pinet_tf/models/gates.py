@@ -14,6 +14,7 @@ layers (gp_gc1 .. gp_gc17; layer 10 is the attention), then G_i's. A model built
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,28 @@ def pose_transfer_with_gates(generator, cfg, source_image, source_parsing, sourc
     return {k: np.asarray(v) for k, v in out.items()}, _maps(recorded, generator.name)
 
 
+#: Layer numbers of the generators (as in the authors' code) that hold no gated convolution: the
+#: gate picture shows a grey panel naming what the layer is, so the numbering's gap is explained.
+UNGATED_LAYERS = {10: "attention"}
+
+
+def skipped_layers(maps) -> dict:
+    """{position in `maps`: [label, ...]}: the layer numbers missing before that map, within one
+    generator (e.g. "gp_gc10: attention, no gate" between gp_gc9 and gp_gc11)."""
+    skipped, previous = {}, None
+    for i, m in enumerate(maps):
+        match = re.fullmatch(r"(.*?)(\d+)", m.name)
+        if match is None:
+            previous = None
+            continue
+        prefix, number = match.group(1), int(match.group(2))
+        if previous is not None and previous[0] == prefix and number > previous[1] + 1:
+            skipped[i] = [f"{prefix}{n}: {UNGATED_LAYERS.get(n, 'no gate')}"
+                          for n in range(previous[1] + 1, number)]
+        previous = (prefix, number)
+    return skipped
+
+
 def _labelled(tile: np.ndarray, text: str, scale: int) -> np.ndarray:
     """The tile enlarged `scale` times (nearest) above a strip with its label."""
     from PIL import Image, ImageDraw
@@ -87,8 +110,9 @@ def gate_picture(maps, panels_before=(), panels_after=(), index: int = 0,
     `panels_before` / `panels_after` are (label, uint8 [H, W, 3]) pairs (e.g. the source and the
     result, shown before the maps and after them). Every gate map of example `index` is scaled to
     the panels' size with nearest neighbours (its grid stays visible) in grey levels: white = gate
-    open (1), black = closed (0); its label is "layer hxw". Small models are enlarged so that the
-    labels fit.
+    open (1), black = closed (0); its label is "layer hxw". A layer number without a gate
+    (`UNGATED_LAYERS`: layer 10 is the self-attention block) gets a flat grey panel saying so.
+    Small models are enlarged so that the labels fit.
     """
     from pinet_tf.utils import drawing
 
@@ -98,7 +122,10 @@ def gate_picture(maps, panels_before=(), panels_after=(), index: int = 0,
     scale = max(1, -(-128 // height))
     tiles = [_labelled(np.asarray(image, np.uint8), label, scale)
              for label, image in panels_before]
-    for m in maps:
+    skipped = skipped_layers(maps)
+    for i, m in enumerate(maps):
+        for label in skipped.get(i, ()):
+            tiles.append(_labelled(np.full((height, width, 3), 192, np.uint8), label, scale))
         mask = m.mask[index]
         rows = np.arange(height) * mask.shape[0] // height
         cols = np.arange(width) * mask.shape[1] // width

@@ -58,6 +58,17 @@ def configs(args):
     return cfg, TrainConfig(**options)
 
 
+def log_verbosity(verbose, stream=None) -> int:
+    """`--verbose`, or by default Keras's progress bar (1) on a terminal and one line per logging
+    interval (2) when the output goes to a file or a pipe, where a bar's redraws pile up."""
+    import sys
+
+    if verbose is not None:
+        return verbose
+    stream = sys.stdout if stream is None else stream
+    return 1 if getattr(stream, "isatty", lambda: False)() else 2
+
+
 def train_command(args) -> int:
     from pinet_tf.training.callbacks import NonFiniteLossError
     from pinet_tf.training.run import train
@@ -70,7 +81,7 @@ def train_command(args) -> int:
         cfg, train_cfg = configs(args)
     try:
         result = train(cfg, train_cfg, args.out, data=args.data, resume=args.resume,
-                           verbose=args.verbose)
+                       verbose=log_verbosity(args.verbose))
     except NonFiniteLossError as e:
         print(f"pinet-tf train: {e}")
         return 1
@@ -95,8 +106,8 @@ def register(subparsers) -> None:
         description="Train PINet into RUN_DIR (config, checkpoints, TensorBoard logs, final "
                     "weights, results picture). Without --data a synthetic set is made first.")
     p.add_argument("--recipe", default=None, choices=sorted(RECIPES),
-                   help="named settings (tiny: the Quick start's 64x44 run, ~3 min on 2 CPU "
-                        "cores); options given explicitly override it")
+                   help="named settings (tiny: the Quick start's 64x44 run, about 4 min of "
+                        "training on 2 CPU cores); options given explicitly override it")
     p.add_argument("--config", default=None, metavar="NAME|FILE",
                    help=f"model preset ({', '.join(PRESETS)}) or a config JSON file "
                         f"(default: the recipe's, --init-weights' or official)")
@@ -154,5 +165,7 @@ def register(subparsers) -> None:
     p.add_argument("--curve-pairs", type=int, default=None, metavar="K",
                    help="held-out pairs the curve measures (default 64)")
     p.add_argument("--seed", type=int, default=None, help="default 0")
-    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    p.add_argument("--verbose", type=int, default=None, choices=[0, 1, 2],
+                   help="0: silent; 1: a progress bar (default on a terminal); 2: one line per "
+                        "--log-every steps (default when the output is redirected to a file)")
     p.set_defaults(func=train_command)

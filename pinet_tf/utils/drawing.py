@@ -186,9 +186,13 @@ def image_grid(rows, pad: int = 2, fill: int = 255, titles=None, legend: bool = 
     return out
 
 
-def save_png_atomic(path, array) -> None:
+def save_png_atomic(path, array, palette=None) -> None:
     """Write a PNG through `pinet_tf.utils.atomic` (temporary sibling, fsync, rename), so a
-    crash or a bad array never leaves a half-written picture at `path`."""
+    crash or a bad array never leaves a half-written picture at `path`.
+
+    With `palette` (uint8 [N, 3], e.g. `PARSING_PALETTE`) a [H,W] array of indices < N is written
+    as a palette PNG: its pixel values are the indices (label readers get the labels back) and
+    any picture viewer shows the colours."""
     a = np.asarray(array)
     if a.dtype != np.uint8:
         raise ValueError(f"{path}: PNG data must be uint8, got {a.dtype}")
@@ -196,10 +200,16 @@ def save_png_atomic(path, array) -> None:
         raise ValueError(f"{path}: PNG data must be [H,W], [H,W,3] or [H,W,4], got {a.shape}")
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
+    picture = Image.fromarray(a)
+    if palette is not None:
+        palette = np.asarray(palette, np.uint8)
+        if a.ndim != 2 or (a.size and a.max() >= len(palette)):
+            raise ValueError(f"{path}: a palette PNG takes [H,W] indices below {len(palette)}")
+        picture.putpalette(palette.reshape(-1).tolist())   # "L" becomes "P", same values
     try:
         with atomic_path(path, suffix=".png") as tmp:
             with open(tmp, "wb") as f:
-                Image.fromarray(a).save(f, format="PNG")
+                picture.save(f, format="PNG")
     except OSError as e:
         if e.errno is None:
             raise

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 
 #: Set to "1" by `quiet_start`, "0" by `pinet-tf --verbose`; read when `pinet_tf` is imported.
 ENV_VAR = "PINET_TF_QUIET_START"
@@ -34,6 +35,32 @@ STARTUP_NOISE = re.compile(
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|computation_placer\.cc:\d+\] computation placer already registered"
     r"|TF-TRT Warning: Could not find TensorRT")
+
+
+#: What the TFLite converter and the LiteRT interpreter write while they start (measured during
+#: `pinet-tf export-tflite --quantize int8`: the calibrator's settings line, the XNNPACK notice).
+LITERT_NOISE = re.compile(
+    r"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, "
+    r"output_inference_type: \w+"
+    r"|^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.")
+#: Python warnings of the same start: TF's converter calibrates with the deprecated
+#: tf.lite.Interpreter, and our int8 calibration reads every tensor on purpose.
+LITERT_WARNINGS = (r"\s*Warning: tf\.lite\.Interpreter is deprecated",
+                   r"Warning: Enabling `experimental_preserve_all_tensors`")
+
+
+@contextlib.contextmanager
+def quiet_litert():
+    """Within: the converter's and LiteRT's start-up lines and warnings hidden, when `pinet-tf`
+    is quiet (`$PINET_TF_QUIET_START` is 1, `quiet_start`); everything else still shows."""
+    if os.environ.get(ENV_VAR) != "1":
+        yield
+        return
+    with warnings.catch_warnings():
+        for message in LITERT_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        with filtered_stderr(LITERT_NOISE):
+            yield
 
 
 @contextlib.contextmanager

@@ -42,9 +42,10 @@ def test_picture_and_arrays(weights, tmp_path, capsys):
     assert "32 gated layers (16 of G_p, 16 of G_i)" in capsys.readouterr().out
     saved = np.load(arrays)
     assert len(saved.files) == 32 and saved.files[0] == "gp_gc1" and saved.files[-1] == "gi_gc17"
-    # 2 input panels + 32 maps + parsing + result = 36 panels, 9 a row: 4 rows of 64x2 px + labels
+    # 2 input panels + 32 maps + 2 grey panels (layer 10 of G_p and of G_i: the attention, no
+    # gate) + parsing + result = 38 panels, 9 a row: 5 rows of 64x2 px + labels
     picture = np.asarray(Image.open(out))
-    assert picture.shape[0] == 4 * (2 * 64 + 14) + 5 * 4
+    assert picture.shape[0] == 5 * (2 * 64 + 14) + 6 * 4
     # the arrays are the gates of the very call the verb made (same inputs, same model)
     generator, cfg = load_generator(weights)
     source = pipeline.load_person(os.path.join(EXAMPLES, FILES["source"]),

@@ -6,7 +6,7 @@ from keras import ops
 
 from pinet_tf.config import ModelConfig
 from pinet_tf.models import build_generator, build_parsing_generator
-from pinet_tf.models.gates import gate_maps, gate_picture
+from pinet_tf.models.gates import gate_maps, gate_picture, skipped_layers
 
 CFG = ModelConfig.tiny()
 H, W = CFG.image_size
@@ -56,12 +56,16 @@ def test_picture_has_a_panel_per_layer_and_vanilla_has_none():
     maps = gate_maps(build_parsing_generator(CFG), _inputs(batch=1))
     src = np.zeros((H, W, 3), np.uint8)
     picture = gate_picture(maps, [("source", src)], [("result", src)], columns=1)
-    # one column: 16 maps + 2 panels, each enlarged x2 (64 -> 128 px) above a 14 px label,
-    # separated by 4 px
+    # one column: 16 maps + the grey panel of layer 10 (the attention, no gate) + 2 panels, each
+    # enlarged x2 (64 -> 128 px) above a 14 px label, separated by 4 px
     assert len(maps) == 16
-    assert picture.shape[0] == 18 * (2 * H + 14) + 19 * 4
+    assert skipped_layers(maps) == {9: ["gp_gc10: attention"]}
+    assert [m.name for m in maps][8:10] == ["gp_gc9", "gp_gc11"]
+    assert picture.shape[0] == 19 * (2 * H + 14) + 20 * 4
     assert picture.dtype == np.uint8
-    row = gate_picture(maps, [("source", src)], [("result", src)], columns=18)
+    panel = picture[4 + 10 * (2 * H + 14 + 4):][:2 * H]     # the 11th panel: layer 10's
+    assert (panel[:, 4:4 + 2 * W] == 192).all()
+    row = gate_picture(maps, [("source", src)], [("result", src)], columns=19)
     assert row.shape[0] == (2 * H + 14) + 2 * 4
     vanilla = build_parsing_generator(ModelConfig.from_dict(
         {**CFG.to_dict(), "convolution": "vanilla"}))

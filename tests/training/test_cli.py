@@ -32,3 +32,17 @@ def test_resume_needs_a_checkpoint_and_a_run_is_not_overwritten(tmp_path, capsys
                  "--perceptual-weight", "0"])
     assert code == 2 and "--resume" in capsys.readouterr().err
     assert sorted(os.listdir(run)) == ["checkpoints"]
+
+
+def test_the_log_is_a_progress_bar_on_a_terminal_and_one_line_per_interval_in_a_file():
+    import io
+
+    from pinet_tf.training.cli import log_verbosity
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert log_verbosity(None, Terminal()) == 1           # Keras's progress bar
+    assert log_verbosity(None, io.StringIO()) == 2        # redirected: one line per interval
+    assert log_verbosity(0, Terminal()) == 0 and log_verbosity(1, io.StringIO()) == 1

@@ -125,6 +125,22 @@ def test_save_png_atomic_round_trips_and_leaves_no_temp(tmp_path):
     assert os.listdir(out.parent) == ["x.png"]
 
 
+def test_save_png_atomic_with_a_palette_keeps_the_labels_and_shows_the_colours(tmp_path):
+    from pinet_tf.utils.readers import read_label_map
+
+    labels = np.arange(12, dtype=np.uint8).repeat(2).reshape(4, 6)
+    out = tmp_path / "parsing.png"
+    drawing.save_png_atomic(out, labels, palette=drawing.PARSING_PALETTE)
+    picture = Image.open(out)
+    assert picture.mode == "P"
+    np.testing.assert_array_equal(np.asarray(picture), labels)            # the labels
+    np.testing.assert_array_equal(np.asarray(picture.convert("RGB")),     # what a viewer shows
+                                  drawing.PARSING_PALETTE[labels])
+    np.testing.assert_array_equal(read_label_map(str(out)), labels)       # our reader
+    with pytest.raises(ValueError, match="below 12"):
+        drawing.save_png_atomic(out, labels + 1, palette=drawing.PARSING_PALETTE)
+
+
 def test_save_png_atomic_writes_nothing_on_bad_data(tmp_path):
     out = tmp_path / "x.png"
     with pytest.raises(ValueError, match="uint8"):
