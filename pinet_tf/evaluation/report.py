@@ -149,3 +149,68 @@ def write_report(out, ev, methods: dict, model_info: dict, lpips_net: str) -> di
     write_json(out, report, sort_keys=False)
     write_text(report["files"]["markdown"], markdown(report))
     return report
+
+
+def _number(v):
+    """A mean for JSON: a float, or the string "inf" (a PSNR of identical images)."""
+    v = float(v)
+    return v if np.isfinite(v) else ("inf" if v > 0 else "-inf")
+
+
+def score_metrics(protocol, streams, nets) -> dict:
+    """The report's `metrics`: every name of protocols.METRICS, None where the peer's script
+    has no such number or it was skipped."""
+    from pinet_tf.metrics.fid import frechet_distance
+
+    out = {k: None for k in ("ssim", "ssim_256", "l1", "psnr", "lpips", "fid", "is")}
+    for k, parts in streams.values.items():
+        out[k] = _number(np.concatenate(parts).mean())
+    if streams.fid is not None and streams.fid["real"].count > 1 \
+            and streams.fid["fake"].count > 1:
+        out["fid"] = frechet_distance(*streams.fid["real"].mean_cov(),
+                                      *streams.fid["fake"].mean_cov())
+    if streams.istat is not None:
+        if streams.istat.seen >= streams.istat.splits:
+            out["is"], out["is_std"] = streams.istat.result()
+        else:
+            nets.skipped["is"] = f"needs at least {streams.istat.splits} images"
+    return out
+
+
+def write_score_report(out, protocol, streams, n, size, paths, used, nets, real_count) -> dict:
+    """Write the JSON report of `pinet-tf score` (atomically) and a .md beside it."""
+    from pinet_tf.utils.weights import sha256_file
+
+    metrics = score_metrics(protocol, streams, nets)
+    generated, real, real_set = paths
+    report = {
+        "protocol": protocol.name,
+        "peer": protocol.peer,
+        "follows": protocol.source,
+        "steps": [{"step": a, "what": b, "peer_code": c} for a, b, c in protocol.steps],
+        "pairs": n,
+        "image_size": list(size),
+        "generated": os.path.abspath(generated),
+        "real": os.path.abspath(real),
+        "real_set": os.path.abspath(real_set) if real_set else None,
+        "real_set_images": real_count,
+        "images_scored": {k: v for k, v in used.items() if v},
+        "metrics": metrics,
+        "not_in_protocol": [k for k in ("ssim", "ssim_256", "l1", "psnr", "lpips", "fid", "is")
+                            if metrics[k] is None and k not in nets.skipped],
+        "skipped": dict(nets.skipped),
+        "weights": [{"role": role, "path": os.path.abspath(p), "sha256": sha256_file(p)}
+                    for role, p in nets.files],
+    }
+    write_json(out, report, sort_keys=False)
+    lines = [f"# pinet-tf score: protocol `{protocol.name}` ({protocol.peer})", "",
+             f"{n} pairs of {size[0]}x{size[1]} images; recipe of `{protocol.source}`.", "",
+             "| metric | value |", "|---|---|"]
+    for k, v in metrics.items():
+        if v is not None:
+            lines.append(f"| {k} | {_fmt(v) if isinstance(v, float) else v} |")
+    lines += ["", "## Recipe", ""] + [f"- **{a}**: {b} (`{c}`)" for a, b, c in protocol.steps]
+    if report["skipped"]:
+        lines += ["", "## Skipped", ""] + [f"- {k}: {v}" for k, v in report["skipped"].items()]
+    write_text(os.path.splitext(out)[0] + ".md", "\n".join(lines) + "\n")
+    return report
