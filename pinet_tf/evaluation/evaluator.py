@@ -20,7 +20,9 @@ from pinet_tf.evaluation import baselines, networks
 from pinet_tf.evaluation import report as report_lib
 
 MODEL = "model"
-METHODS = (MODEL, baselines.COPY_SOURCE, baselines.MEAN_IMAGE)
+#: Report order; PAINT only for a model that predicts a parsing (two-stage).
+METHODS = (MODEL, baselines.COPY_SOURCE, baselines.MEAN_IMAGE, baselines.PAINT,
+           baselines.PAINT_TRUE, baselines.FLAT_GREY)
 
 
 def resolve_saved_model(path: str) -> str:
@@ -102,6 +104,9 @@ class Evaluator:
         self.grid_k, self.mean_pairs, self.progress = grid_k, mean_pairs, progress
         self.gen_seconds, self.count = 0.0, 0
         self.extremes = Extremes(grid_k)
+        self.methods = [m for m in METHODS
+                        if m != baselines.PAINT or getattr(predictor, "has_parsing", True)]
+        self.appearance = {m: baselines.AppearanceTally() for m in self.methods}
 
     def batches(self, split=None, count=None):
         """The first `count` pairs of `split` in record order, in batches."""
@@ -137,19 +142,33 @@ class Evaluator:
         return self.mean.image()
 
     def generate(self, batch):
-        """uint8 sources, targets and generated images of one batch (generation timed)."""
+        """uint8 sources, targets, generated images and predicted parsings (None for a
+        one-stage model) of one batch (generation timed)."""
         from pinet_tf.models.encoding import float_to_uint8
 
         src = float_to_uint8(batch["source_image"]).numpy()
         tgt = float_to_uint8(batch["target_image"]).numpy()
         t0 = time.perf_counter()
-        gen, _ = self.predictor.transfer(src, batch["source_parsing"].numpy(),
-                                         batch["source_keypoints"].numpy(),
-                                         batch["target_keypoints"].numpy())
+        gen, parsing = self.predictor.transfer(src, batch["source_parsing"].numpy(),
+                                               batch["source_keypoints"].numpy(),
+                                               batch["target_keypoints"].numpy())
         self.gen_seconds += time.perf_counter() - t0
-        return src, tgt, np.asarray(gen, np.uint8)
+        return src, tgt, np.asarray(gen, np.uint8), parsing
 
-    def score(self, metrics, predictions: dict, tgt, mean_features=None):
+    def predictions(self, batch, src, gen, parsing, mean_image) -> dict:
+        """method -> uint8 predictions of one batch: the model's and every baseline's."""
+        src_parsing = batch["source_parsing"].numpy()
+        out = {MODEL: gen, baselines.COPY_SOURCE: src,
+               baselines.MEAN_IMAGE: np.repeat(mean_image[None], len(src), axis=0),
+               baselines.PAINT_TRUE: baselines.paint_by_parsing(
+                   src, src_parsing, batch["target_parsing"].numpy()),
+               baselines.FLAT_GREY: np.full_like(src, 128)}
+        if baselines.PAINT in self.methods:
+            out[baselines.PAINT] = baselines.paint_by_parsing(src, src_parsing,
+                                                              np.asarray(parsing))
+        return out
+
+    def score(self, metrics, predictions: dict, tgt, target_parsing, mean_features=None):
         """Update every method's metrics with its predictions; the model's per-image L1."""
         inception = self.nets.inception
         real = inception(tgt) if inception is not None else None
@@ -157,6 +176,7 @@ class Evaluator:
         for method, pred in predictions.items():
             m = metrics[method]
             l1[method] = np.asarray(m["l1"].update_state(tgt, pred))
+            self.appearance[method].update(pred, tgt, target_parsing)
             for name in ("ssim", "psnr", "lpips"):
                 if name in m:
                     m[name].update_state(tgt, pred)
@@ -195,17 +215,17 @@ class Evaluator:
                              self.nets.inception(mean_image[None]).items()}
             dim = mean_features["pool"].shape[-1]
             classes = mean_features["probs"].shape[-1] if "probs" in mean_features else None
-        metrics = {m: networks.method_metrics(self.nets, dim, classes) for m in METHODS}
+        metrics = {m: networks.method_metrics(self.nets, dim, classes) for m in self.methods}
         bar = tqdm(total=self.n_pairs, desc="evaluate", unit="pair", disable=not self.progress)
         for b in self.batches():
-            src, tgt, gen = self.generate(b)
-            means = np.repeat(mean_image[None], len(tgt), axis=0)
-            l1 = self.score(metrics, {MODEL: gen, baselines.COPY_SOURCE: src,
-                                      baselines.MEAN_IMAGE: means}, tgt, mean_features)
+            src, tgt, gen, parsing = self.generate(b)
+            l1 = self.score(metrics, self.predictions(b, src, gen, parsing, mean_image), tgt,
+                            b["target_parsing"].numpy(), mean_features)
             self.save(b, src, tgt, gen, l1)
             bar.update(len(tgt))
         bar.close()
-        return self.report({m: networks.results(metrics[m]) for m in METHODS})
+        return self.report({m: {**networks.results(metrics[m]), **self.appearance[m].results()}
+                            for m in self.methods})
 
 
 def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_size: int = 8,

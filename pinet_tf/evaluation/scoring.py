@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from pinet_tf.evaluation import protocols as plib
+from pinet_tf.evaluation.networks import short_reason
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 #: Feature extractors of the peers that pinet-tf has no port of (metric skipped, one line).
@@ -116,13 +117,6 @@ def inception_input(network, images, resize="none") -> np.ndarray:
         std, mean = np.array(IMAGENET_STD, np.float32), np.array(IMAGENET_MEAN, np.float32)
         return (x * (std / 0.5) + (mean - 0.5) / 0.5).numpy()
     return (2.0 * x - 1.0).numpy()
-
-
-def short_reason(error) -> str:
-    """One short line from a WeightsNotFoundError ("<what>: <file> not found; looked in ...")."""
-    text = " ".join(str(error).split())
-    head = text.split(" not found")[0].split(": ")[-1]
-    return f"{head} not found (downloads off or failed; pass --weights-dir)"
 
 
 class Networks:
