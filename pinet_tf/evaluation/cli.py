@@ -33,11 +33,17 @@ def evaluate_command(args) -> int:
                           lpips_heads=args.lpips_heads, lpips_backbone=args.lpips_backbone,
                           inception_weights=args.inception_weights, grid_k=args.grid,
                           progress=not args.no_progress,
-                          allow_download=False if args.no_download else None)
+                          allow_download=False if args.no_download else None,
+                          protocol=args.protocol, real_set=args.real_set)
     for method, vals in report["metrics"].items():
         print(f"{method:<12} " + "  ".join(f"{k} {v:.4f}" for k, v in vals.items()))
     for k, why in report["skipped"].items():
         print(f"skipped {k}: {why}")
+    if "protocol_scores" in report:
+        ps = report["protocol_scores"]
+        print(f"protocol {ps['protocol']}: " + "  ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in ps["metrics"].items() if v is not None))
     print(f"report: {args.out} and {report['files']['markdown']}"
           + (f"; best/worst pairs: {report['files']['grid']}" if report["files"]["grid"] else ""))
     return 0
@@ -77,6 +83,8 @@ def _weights_args(p) -> None:
 
 
 def register(subparsers) -> None:
+    from pinet_tf.evaluation.protocols import PROTOCOLS
+
     p = subparsers.add_parser(
         "evaluate", help="generate the test pairs and report SSIM/L1/PSNR/LPIPS/FID/IS "
                          "with baselines")
@@ -92,12 +100,14 @@ def register(subparsers) -> None:
     p.add_argument("--images-dir", help="where generated PNGs go (default: <out>_images)")
     _weights_args(p)
     p.add_argument("--lpips-net", default="alex", choices=["alex", "vgg"])
+    p.add_argument("--protocol", choices=list(PROTOCOLS),
+                   help="also score the generated images as `pinet-tf score --protocol` does "
+                        "(targets written beside them, report <out>_<protocol>.json)")
+    p.add_argument("--real-set", help="with --protocol: the FID real-set folder")
     p.add_argument("--grid", type=int, default=4, help="best/worst pairs in the grid picture "
                                                       "(0: no picture)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=evaluate_command)
-
-    from pinet_tf.evaluation.protocols import PROTOCOLS
 
     p = subparsers.add_parser(
         "score", help="score a folder of results under a paper's metric recipe "

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from pinet_tf.evaluation import baselines, networks
+from pinet_tf.evaluation import baselines, networks, protocols
 from pinet_tf.evaluation import report as report_lib
 
 MODEL = "model"
@@ -96,7 +96,7 @@ class Evaluator:
 
     def __init__(self, data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
                  batch_size, images_dir, out, lpips_net="alex", grid_k=4, mean_pairs=2000,
-                 progress=True):
+                 progress=True, protocol=None):
         self.data, self.manifest, self.split = data, manifest, split
         self.model_info, self.out, self.lpips_net = model_info, out, lpips_net
         self.predictor, self.cfg, self.nets = predictor, cfg, nets
@@ -107,6 +107,10 @@ class Evaluator:
         self.methods = [m for m in METHODS
                         if m != baselines.PAINT or getattr(predictor, "has_parsing", True)]
         self.appearance = {m: baselines.AppearanceTally() for m in self.methods}
+        # --protocol: the targets go beside the generated PNGs, under the same names, and
+        # `pinet-tf score` scores the two folders (a dict of score() keyword arguments).
+        self.protocol = protocol
+        self.real_dir = images_dir.rstrip("/\\") + "_real" if protocol else None
 
     def batches(self, split=None, count=None):
         """The first `count` pairs of `split` in record order, in batches."""
@@ -197,11 +201,22 @@ class Evaluator:
                                          batch["target_name"].numpy())):
             fname = f"{self.count:05d}_{_safe(sn)}__{_safe(tn)}.png"
             save_png_atomic(os.path.join(self.images_dir, fname), gen[i])
+            if self.real_dir:
+                save_png_atomic(os.path.join(self.real_dir, fname), tgt[i])
             self.extremes.push(float(l1[i]), self.count, fname, src[i], tgt[i], gen[i])
             self.count += 1
 
     def report(self, methods: dict) -> dict:
         """Write the report files of the finished run; return the report dict."""
+        self.protocol_report = None
+        if self.protocol:
+            from pinet_tf.evaluation.scoring import score
+
+            name = self.protocol["protocol"]
+            self.protocol_report = score(
+                generated=self.images_dir, real=self.real_dir,
+                out=os.path.splitext(os.path.abspath(self.out))[0] + f"_{name}.json",
+                progress=False, **self.protocol)
         return report_lib.write_report(self.out, self, methods, self.model_info, self.lpips_net)
 
     def run(self) -> dict:
@@ -232,7 +247,7 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
              split: str = "test", images_dir=None, lpips_net: str = "alex", lpips_heads=None,
              lpips_backbone=None, inception_weights=None, grid_k: int = 4,
              mean_pairs: int = 2000, progress: bool = True, inception=None,
-             allow_download=None) -> dict:
+             allow_download=None, protocol=None, real_set=None) -> dict:
     """Evaluate a RUN_DIR or SavedModel on `data`'s `split`; write `out` (JSON), `out`.md, the
     generated PNGs and a best/worst grid (none with grid_k=0). Returns the report dict.
 
@@ -240,6 +255,9 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     an object like `pinet_tf.metrics.inception.InceptionNetwork` (callable images -> {"pool",
     "probs"}, with `include_top` and `weights_path`) instead of building one from a file.
     `allow_download=False` forbids downloading the metrics' weights (their metrics are skipped).
+    `protocol`: also score the generated images under that `pinet-tf score` protocol (the
+    targets are written to `<images_dir>_real`; `real_set`: its FID real-set folder); its report
+    goes to `<out stem>_<protocol>.json` and into this report's `protocol_scores`.
     """
     from pinet_tf.datasets.tfrecords import read_manifest
 
@@ -252,10 +270,24 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     if grid_k < 0:
         raise ValueError(f"--grid must be >= 0, got {grid_k}")
     networks.check_explicit_files(lpips_heads, lpips_backbone, inception_weights)
+    scoring = None
+    if protocol:
+        protocols.get(protocol)
+        if real_set and not os.path.isdir(real_set):
+            raise FileNotFoundError(f"--real-set {real_set} is not a directory")
+        scoring = {"protocol": protocol, "real_set": real_set, "allow_download": allow_download,
+                   "lpips_heads": lpips_heads, "lpips_backbone": lpips_backbone,
+                   "inception_weights": inception_weights}
     manifest = read_manifest(data, verify="size")
     if split not in manifest["splits"]:
         raise ValueError(f"{data}: no {split!r} split (has {sorted(manifest['splits'])})")
     predictor, cfg, model_info = load_model(run, saved_model)
+    if protocol:
+        p = protocols.get(protocol)
+        if p.pair_size is None and min(cfg.image_size) < p.min_side:
+            raise ValueError(f"protocol {protocol!r}: the model's {cfg.image_size[0]}x"
+                             f"{cfg.image_size[1]} images are smaller than the peer's "
+                             f"{p.min_side}-pixel SSIM window")
     n_split = int(manifest["splits"][split]["pairs"])
     n_pairs = n_split if limit is None else min(int(limit), n_split)
     stem = os.path.splitext(os.path.basename(out))[0]
@@ -265,4 +297,5 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     nets = networks.setup_networks(n_pairs, lpips_net, lpips_heads, lpips_backbone,
                                    inception_weights, inception, allow_download)
     return Evaluator(data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
-                     batch_size, images_dir, out, lpips_net, grid_k, mean_pairs, progress).run()
+                     batch_size, images_dir, out, lpips_net, grid_k, mean_pairs, progress,
+                     scoring).run()

@@ -164,6 +164,11 @@ def write_report(out, ev, methods: dict, model_info: dict, lpips_net: str) -> di
         "worst_pairs_by_l1": [{"file": r[2], "l1": r[0]} for r in worst_rows],
         "files": {"markdown": f"{stem}.md", "grid": grid_path},
     }
+    if ev.protocol_report is not None:
+        p = ev.protocol_report
+        report["protocol_scores"] = {"protocol": p["protocol"], "follows": p["follows"],
+                                     "metrics": p["metrics"], "skipped": p["skipped"],
+                                     "file": f"{stem}_{p['protocol']}.json"}
     write_json(out, report, sort_keys=False)
     write_text(report["files"]["markdown"], markdown(report))
     return report

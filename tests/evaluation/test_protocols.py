@@ -238,3 +238,30 @@ def test_score_refuses_unpaired_and_mismatched_folders(tmp_path, capsys):
     _write(tmp_path / "real", t[1:], ["b.png"])
     assert main(args) == 2
     assert "smaller than the 51-pixel SSIM window of protocol 'gfla'" in capsys.readouterr().err
+
+
+def test_evaluate_with_protocol_scores_its_own_images(tiny_records, tmp_path):
+    """`evaluate --protocol pinet`: the targets are written beside the generated PNGs and
+    scored as `pinet-tf score` does; the pinet protocol is the report's own definition."""
+    from pinet_tf.config import ModelConfig
+    from pinet_tf.evaluation import evaluate
+    from pinet_tf.models import build_generator
+    from pinet_tf.models.io import save_generator
+
+    cfg = ModelConfig.tiny()
+    run = tmp_path / "run"
+    run.mkdir()
+    save_generator(build_generator(cfg), cfg, str(run / "generator.weights.h5"))
+    cfg.save(str(run / "config.json"))
+    report = evaluate(tiny_records, str(tmp_path / "e.json"), run=str(run), limit=3, grid_k=0,
+                      progress=False, protocol="pinet", allow_download=False)
+    ps = report["protocol_scores"]
+    assert ps["protocol"] == "pinet" and os.path.isfile(ps["file"])
+    assert sorted(os.listdir(tmp_path / "e_images")) == sorted(os.listdir(tmp_path /
+                                                                          "e_images_real"))
+    for k in ("l1", "ssim", "psnr"):
+        assert ps["metrics"][k] == pytest.approx(report["metrics"]["model"][k], abs=1e-6), k
+    with pytest.raises(ValueError, match="smaller than the peer's 51-pixel SSIM window"):
+        evaluate(tiny_records, str(tmp_path / "g.json"), run=str(run), limit=3,
+                 progress=False, protocol="gfla")
+    assert not (tmp_path / "g_images").exists()
