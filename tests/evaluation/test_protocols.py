@@ -265,3 +265,80 @@ def test_evaluate_with_protocol_scores_its_own_images(tiny_records, tmp_path):
         evaluate(tiny_records, str(tmp_path / "g.json"), run=str(run), limit=3,
                  progress=False, protocol="gfla")
     assert not (tmp_path / "g_images").exists()
+
+
+def _torch_inception_input(x, resize_to=None, torchvision=False):
+    """The peers' PyTorch steps: optional cv2-style bilinear resize of the 0..255 floats, / 255,
+    bilinear to 299 (align_corners=False), then pytorch-fid's 2x - 1 or CFLD's renormalisation."""
+    import torch
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(np.asarray(x, np.float32)).permute(0, 3, 1, 2)
+    if resize_to:
+        t = F.interpolate(t, size=resize_to, mode="bilinear", align_corners=False)
+    t = F.interpolate(t / 255, size=(299, 299), mode="bilinear", align_corners=False)
+    if torchvision:
+        for c, (m, s) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))):
+            t[:, c] = t[:, c] * (s / 0.5) + (m - 0.5) / 0.5
+    else:
+        t = t * 2 - 1
+    return t.permute(0, 2, 3, 1).numpy()
+
+
+def test_score_pidm_resizes_lpips_and_fid_inputs_like_cv2(tmp_path):
+    """PIDM: LPIPS and FID see both folders resized to 256x176 (cv2 bilinear) and keep the first
+    64 of 66 images; reference steps in PyTorch."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from pinet_tf.metrics import fid_from_features
+    from pinet_tf.metrics.lpips import LPIPS
+    from tests.metrics.test_lpips import random_state_dicts
+
+    t, g = _people(np.random.default_rng(9), 66, 64, 52)
+    names = [f"p{i:03d}.png" for i in range(66)]
+    _write(tmp_path / "gen", g, names)
+    _write(tmp_path / "real", t, names)
+    _write(tmp_path / "train", t[::-1], [f"t{i:03d}.png" for i in range(66)])
+    lp, feats = LPIPS("alex", state_dicts=random_state_dicts("alex", seed=1)), SmallFeatures()
+    m = scoring.score("pidm", str(tmp_path / "gen"), str(tmp_path / "real"),
+                      str(tmp_path / "r.json"), real_set=str(tmp_path / "train"),
+                      networks={"alex": lp, "pytorch_fid_inception": feats},
+                      progress=False)["metrics"]
+
+    def cv2_like(x):
+        y = torch.from_numpy(x[:64].astype(np.float32)).permute(0, 3, 1, 2)
+        y = F.interpolate(y, size=(256, 176), mode="bilinear", align_corners=False)
+        return y.permute(0, 2, 3, 1).numpy() / 127.5 - 1
+
+    assert m["lpips"] == pytest.approx(float(np.mean(lp(cv2_like(t), cv2_like(g)))), abs=1e-5)
+    f = lambda x: feats(_torch_inception_input(x[:64], (256, 176)))["pool"]
+    # the real-set files in sorted name order are t[::-1]
+    assert m["fid"] == pytest.approx(fid_from_features(f(t[::-1]), f(g)), rel=1e-4)
+
+
+def test_score_cfld_resizes_to_256x176_and_scores_every_image(tmp_path):
+    pytest.importorskip("torch")
+    from pinet_tf.metrics import fid_from_features
+    from pinet_tf.metrics.lpips import LPIPS
+    from tests.metrics.test_lpips import random_state_dicts
+
+    t, g = _people(np.random.default_rng(10), 5, 64, 44)
+    names = [f"p{i}.png" for i in range(5)]
+    _write(tmp_path / "gen", g, names)
+    _write(tmp_path / "real", t, names)
+    _write(tmp_path / "train", g[::-1], [f"t{i}.png" for i in range(5)])
+    lp, feats = LPIPS("alex", state_dicts=random_state_dicts("alex", seed=2)), SmallFeatures()
+    r = scoring.score("cfld", str(tmp_path / "gen"), str(tmp_path / "real"),
+                      str(tmp_path / "r.json"), real_set=str(tmp_path / "train"),
+                      networks={"alex": lp, "torchvision_inception": feats}, progress=False)
+    big = lambda x: plib.resize_pil_bicubic(x, (256, 176))
+    tb, gb = big(t), big(g)
+    ref = _peer_reference("cfld", tb, gb)
+    assert r["metrics"]["ssim"] == pytest.approx(ref["ssim"], abs=1e-6)
+    assert r["images_scored"] == {"lpips": 5, "fid": 5} and r["metrics"]["l1"] is None
+    # lpips(pred, gt, normalize=True): [0, 1] inputs mapped to [-1, 1]
+    want = lp(tb.astype(np.float32) / 255 * 2 - 1, gb.astype(np.float32) / 255 * 2 - 1)
+    assert r["metrics"]["lpips"] == pytest.approx(float(np.mean(want)), abs=1e-5)
+    f = lambda x: feats(_torch_inception_input(big(x), torchvision=True))["pool"]
+    assert r["metrics"]["fid"] == pytest.approx(fid_from_features(f(g[::-1]), f(g)), rel=1e-4)
