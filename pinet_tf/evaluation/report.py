@@ -226,7 +226,7 @@ def write_score_report(out, protocol, streams, n, size, paths, used, nets, real_
                     for role, p in nets.files],
     }
     write_json(out, report, sort_keys=False)
-    lines = [f"# pinet-tf score: protocol `{protocol.name}` ({protocol.peer})", "",
+    lines = [f"# pinet-tf score: protocol `{protocol.name}`, {protocol.peer}", "",
              f"{n} pairs of {size[0]}x{size[1]} images; recipe of `{protocol.source}`.", "",
              "| metric | value |", "|---|---|"]
     for k, v in metrics.items():
