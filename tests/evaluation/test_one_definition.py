@@ -67,6 +67,10 @@ def test_quick_start_metrics_json_equals_evaluate(trained_tiny_run, tmp_path):
     assert len(found) == 1, f"{trained_tiny_run}/data: expected one synthetic records folder"
     records = found[0]
     report = _evaluate_split(trained_tiny_run, records, written["split"], tmp_path)
+    # The trainer calls the generator on the dataset's tensors, `evaluate` the predictor's graph
+    # on uint8 inputs: float rounding can move a few output pixels by one grey level (measured
+    # 2026-12-07: L1 equal to 1e-7, SSIM 0.662614 vs 0.662607; before the one definition the two
+    # differed in the first decimal).
     for name in ("l1", "ssim"):
         assert written["metrics"][name] == pytest.approx(report["metrics"]["model"][name],
-                                                         abs=2e-6), name
+                                                         abs=2e-5), name
