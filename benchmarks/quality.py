@@ -7,14 +7,16 @@
 One command, from a clean clone: it makes a synthetic people set (identities x poses, the last
 10% of identities held out), converts it to records, trains the recipe once per variant with
 `pinet-tf train` (everything equal but the variant's own change: by default the GAN term off and
-on), evaluates each with `pinet-tf evaluate` (L1, SSIM, PSNR and its baselines copy-the-source and
-mean image) and adds the appearance measures of `pinet_tf.metrics.appearance` (per-region
-mean-colour error, garment high-frequency energy ratio and high-pass correlation) for the model
-and both baselines, on every held-out pair. It writes `benchmarks/results/quality-RECIPE.json`
-(figures, goals, conditions, wall times) and a picture (`docs/images/quality.png`): source |
-target pose | predicted parsing (of the first variant that has one: a one-stage model has
-none) | one column per variant | target, for 6 held-out pairs at evenly
-spaced indices of the test split in record order (a fixed rule, not a choice).
+on), evaluates each with `pinet-tf evaluate` (L1, SSIM, PSNR and its baselines copy-the-source,
+mean image, paint-by-parsing with the model's predicted and with the true target parsing, flat
+grey) and adds the appearance measures of `pinet_tf.metrics.appearance` (per-region mean-colour
+error, garment high-frequency energy ratio and high-pass correlation) and the person-region L1
+(0..255) for every variant and baseline, on every held-out pair. It writes
+`benchmarks/results/quality-RECIPE.json` (figures, goals, conditions, wall times) and a picture
+(`docs/images/quality.png`): source | target pose | predicted parsing (of the first variant that
+has one: a one-stage model has none) | paint-by-parsing with it (else with the true parsing) |
+one column per variant | target, for 6 held-out pairs at evenly spaced indices of the test
+split in record order (a fixed rule, not a choice).
 
 Each step is a subprocess of the CLI a user runs, so the benchmark measures what users get.
 """
@@ -115,16 +117,43 @@ def _mean_training_image(records: str, cfg) -> np.ndarray:
     return np.round(total / count).clip(0, 255).astype(np.uint8)
 
 
+def _predicted_parsing(results: dict):
+    """The predicted parsing of the first variant that has one (a one-stage model has none)."""
+    return next((r["parsing"] for r in results.values() if r["parsing"] is not None), None)
+
+
+def baseline_images(pairs: dict, results: dict, mean_image: np.ndarray) -> dict:
+    """Each baseline's predictions (`pinet_tf.evaluation.baselines`): copy-the-source, the mean
+    image, paint-by-parsing with the first variant's predicted parsing (when one has it) and
+    with the true target parsing, flat grey."""
+    from pinet_tf.evaluation import baselines as b
+
+    src, sp = pairs["source_image"], pairs["source_parsing"]
+    out = {b.COPY_SOURCE: src,
+           b.MEAN_IMAGE: np.broadcast_to(mean_image, pairs["target_image"].shape)}
+    parsed = _predicted_parsing(results)
+    if parsed is not None:
+        out[b.PAINT] = b.paint_by_parsing(src, sp, parsed)
+    out[b.PAINT_TRUE] = b.paint_by_parsing(src, sp, pairs["target_parsing"])
+    out[b.FLAT_GREY] = np.full_like(src, 128)
+    return out
+
+
 def appearance(results: dict, pairs: dict, mean_image: np.ndarray) -> dict:
-    """Appearance measures of each method (variants, copy-the-source, mean image)."""
+    """Appearance measures and person-region L1 (0..255) of each variant and baseline."""
     from pinet_tf.metrics.appearance import appearance_measures
+    from pinet_tf.metrics.person import person_l1
 
     targets, parsings = pairs["target_image"], pairs["target_parsing"]
     methods = {name: r["images"] for name, r in results.items()}
-    methods["copy_source"] = pairs["source_image"]
-    methods["mean_image"] = np.broadcast_to(mean_image, targets.shape)
-    return {name: appearance_measures(images, targets, parsings)
-            for name, images in methods.items()}
+    methods.update(baseline_images(pairs, results, mean_image))
+    out = {}
+    for name, images in methods.items():
+        out[name] = appearance_measures(images, targets, parsings)
+        values = person_l1(images, targets, parsings)
+        out[name]["person_l1"] = {"mean": float(np.nanmean(values)),
+                                  "pairs": int(np.isfinite(values).sum())}
+    return out
 
 
 def goals(variant_report: dict, measures: dict, variant: str) -> list:
@@ -147,23 +176,27 @@ def goals(variant_report: dict, measures: dict, variant: str) -> list:
 
 
 def picture(pairs: dict, results: dict, path: str) -> None:
+    from pinet_tf.metrics.person import paint_by_parsing
     from pinet_tf.utils import drawing
 
     n = len(pairs["source_image"])
     index = np.linspace(0, n - 1, min(PICTURE_PAIRS, n)).round().astype(int)
     h, w = pairs["source_image"].shape[1:3]
-    # The predicted parsing of the first variant that has one (a one-stage model predicts none).
-    parsed = next((r["parsing"] for r in results.values() if r["parsing"] is not None), None)
+    parsed = _predicted_parsing(results)
+    # paint-by-parsing with that parsing (else with the true target parsing)
+    painted = paint_by_parsing(pairs["source_image"], pairs["source_parsing"],
+                               pairs["target_parsing"] if parsed is None else parsed)
     rows = []
     for i in index:
         row = [pairs["source_image"][i],
                drawing.draw_skeleton(pairs["target_keypoints"][i], h, w)]
         row += [] if parsed is None else [drawing.colorize_parsing(parsed[i])]
-        row += [r["images"][i] for r in results.values()]
+        row += [painted[i]] + [r["images"][i] for r in results.values()]
         rows.append(row + [pairs["target_image"][i]])
     scale = max(1, -(-96 // w))  # small frames are enlarged so that the column titles fit
     rows = [[np.repeat(np.repeat(np.asarray(c), scale, 0), scale, 1) for c in row] for row in rows]
     titles = (["source", "target pose"] + ([] if parsed is None else ["predicted parsing"])
+              + ["paint-by-parsing" if parsed is not None else "paint (true parsing)"]
               + list(results) + ["target"])
     drawing.save_png_atomic(path, drawing.image_grid(rows, titles=titles,
                                                      legend=parsed is not None))
@@ -223,8 +256,9 @@ def main(argv=None) -> int:
                          "metrics": r["report"]["metrics"],
                          "appearance": measures[v], "goals": goals(r["report"], measures, v)}
                      for v, r in runs.items()},
-        "baselines": {b: {"metrics": next(iter(runs.values()))["report"]["metrics"][b],
-                          "appearance": measures[b]} for b in ("copy_source", "mean_image")},
+        "baselines": {b: {"metrics": next(iter(runs.values()))["report"]["metrics"].get(b),
+                          "appearance": measures[b]}
+                      for b in measures if b not in runs},
         "picture": os.path.relpath(picture_path, ROOT),
     }
     write_json(results_path, out)

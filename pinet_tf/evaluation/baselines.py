@@ -43,6 +43,32 @@ DESCRIPTIONS = {
 MEAN_SPLIT = "train"
 
 
+class AppearanceTally:
+    """Running person-region L1 and per-region mean-colour errors (0..255) of one method over
+    pairs (`pinet_tf.metrics.person.person_l1`, `pinet_tf.metrics.appearance.pair_measures`)."""
+
+    def __init__(self):
+        self.sums, self.counts = {}, {}
+
+    def _add(self, key, value) -> None:
+        if np.isfinite(value):
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def update(self, predictions, targets, target_parsings) -> None:
+        from pinet_tf.metrics.appearance import pair_measures
+
+        for v in person_l1(predictions, targets, target_parsings):
+            self._add("person_l1", v)
+        for p, t, s in zip(predictions, targets, target_parsings):
+            for key, value in pair_measures(p, t, s).items():
+                if key.startswith("colour_error_"):
+                    self._add(key, value)
+
+    def results(self) -> dict:
+        return {k: self.sums[k] / self.counts[k] for k in sorted(self.sums)}
+
+
 class MeanImage:
     """Running float64 sum of uint8 images [B,H,W,3] -> their rounded mean image."""
 

@@ -16,11 +16,13 @@ import time
 
 import numpy as np
 
-from pinet_tf.evaluation import baselines, networks
+from pinet_tf.evaluation import baselines, networks, protocols
 from pinet_tf.evaluation import report as report_lib
 
 MODEL = "model"
-METHODS = (MODEL, baselines.COPY_SOURCE, baselines.MEAN_IMAGE)
+#: Report order; PAINT only for a model that predicts a parsing (two-stage).
+METHODS = (MODEL, baselines.COPY_SOURCE, baselines.MEAN_IMAGE, baselines.PAINT,
+           baselines.PAINT_TRUE, baselines.FLAT_GREY)
 
 
 def resolve_saved_model(path: str) -> str:
@@ -94,7 +96,7 @@ class Evaluator:
 
     def __init__(self, data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
                  batch_size, images_dir, out, lpips_net="alex", grid_k=4, mean_pairs=2000,
-                 progress=True):
+                 progress=True, protocol=None):
         self.data, self.manifest, self.split = data, manifest, split
         self.model_info, self.out, self.lpips_net = model_info, out, lpips_net
         self.predictor, self.cfg, self.nets = predictor, cfg, nets
@@ -102,6 +104,13 @@ class Evaluator:
         self.grid_k, self.mean_pairs, self.progress = grid_k, mean_pairs, progress
         self.gen_seconds, self.count = 0.0, 0
         self.extremes = Extremes(grid_k)
+        self.methods = [m for m in METHODS
+                        if m != baselines.PAINT or getattr(predictor, "has_parsing", True)]
+        self.appearance = {m: baselines.AppearanceTally() for m in self.methods}
+        # --protocol: the targets go beside the generated PNGs, under the same names, and
+        # `pinet-tf score` scores the two folders (a dict of score() keyword arguments).
+        self.protocol = protocol
+        self.real_dir = images_dir.rstrip("/\\") + "_real" if protocol else None
 
     def batches(self, split=None, count=None):
         """The first `count` pairs of `split` in record order, in batches."""
@@ -137,19 +146,33 @@ class Evaluator:
         return self.mean.image()
 
     def generate(self, batch):
-        """uint8 sources, targets and generated images of one batch (generation timed)."""
+        """uint8 sources, targets, generated images and predicted parsings (None for a
+        one-stage model) of one batch (generation timed)."""
         from pinet_tf.models.encoding import float_to_uint8
 
         src = float_to_uint8(batch["source_image"]).numpy()
         tgt = float_to_uint8(batch["target_image"]).numpy()
         t0 = time.perf_counter()
-        gen, _ = self.predictor.transfer(src, batch["source_parsing"].numpy(),
-                                         batch["source_keypoints"].numpy(),
-                                         batch["target_keypoints"].numpy())
+        gen, parsing = self.predictor.transfer(src, batch["source_parsing"].numpy(),
+                                               batch["source_keypoints"].numpy(),
+                                               batch["target_keypoints"].numpy())
         self.gen_seconds += time.perf_counter() - t0
-        return src, tgt, np.asarray(gen, np.uint8)
+        return src, tgt, np.asarray(gen, np.uint8), parsing
 
-    def score(self, metrics, predictions: dict, tgt, mean_features=None):
+    def predictions(self, batch, src, gen, parsing, mean_image) -> dict:
+        """method -> uint8 predictions of one batch: the model's and every baseline's."""
+        src_parsing = batch["source_parsing"].numpy()
+        out = {MODEL: gen, baselines.COPY_SOURCE: src,
+               baselines.MEAN_IMAGE: np.repeat(mean_image[None], len(src), axis=0),
+               baselines.PAINT_TRUE: baselines.paint_by_parsing(
+                   src, src_parsing, batch["target_parsing"].numpy()),
+               baselines.FLAT_GREY: np.full_like(src, 128)}
+        if baselines.PAINT in self.methods:
+            out[baselines.PAINT] = baselines.paint_by_parsing(src, src_parsing,
+                                                              np.asarray(parsing))
+        return out
+
+    def score(self, metrics, predictions: dict, tgt, target_parsing, mean_features=None):
         """Update every method's metrics with its predictions; the model's per-image L1."""
         inception = self.nets.inception
         real = inception(tgt) if inception is not None else None
@@ -157,6 +180,7 @@ class Evaluator:
         for method, pred in predictions.items():
             m = metrics[method]
             l1[method] = np.asarray(m["l1"].update_state(tgt, pred))
+            self.appearance[method].update(pred, tgt, target_parsing)
             for name in ("ssim", "psnr", "lpips"):
                 if name in m:
                     m[name].update_state(tgt, pred)
@@ -177,11 +201,22 @@ class Evaluator:
                                          batch["target_name"].numpy())):
             fname = f"{self.count:05d}_{_safe(sn)}__{_safe(tn)}.png"
             save_png_atomic(os.path.join(self.images_dir, fname), gen[i])
+            if self.real_dir:
+                save_png_atomic(os.path.join(self.real_dir, fname), tgt[i])
             self.extremes.push(float(l1[i]), self.count, fname, src[i], tgt[i], gen[i])
             self.count += 1
 
     def report(self, methods: dict) -> dict:
         """Write the report files of the finished run; return the report dict."""
+        self.protocol_report = None
+        if self.protocol:
+            from pinet_tf.evaluation.scoring import score
+
+            name = self.protocol["protocol"]
+            self.protocol_report = score(
+                generated=self.images_dir, real=self.real_dir,
+                out=os.path.splitext(os.path.abspath(self.out))[0] + f"_{name}.json",
+                progress=False, **self.protocol)
         return report_lib.write_report(self.out, self, methods, self.model_info, self.lpips_net)
 
     def run(self) -> dict:
@@ -195,24 +230,24 @@ class Evaluator:
                              self.nets.inception(mean_image[None]).items()}
             dim = mean_features["pool"].shape[-1]
             classes = mean_features["probs"].shape[-1] if "probs" in mean_features else None
-        metrics = {m: networks.method_metrics(self.nets, dim, classes) for m in METHODS}
+        metrics = {m: networks.method_metrics(self.nets, dim, classes) for m in self.methods}
         bar = tqdm(total=self.n_pairs, desc="evaluate", unit="pair", disable=not self.progress)
         for b in self.batches():
-            src, tgt, gen = self.generate(b)
-            means = np.repeat(mean_image[None], len(tgt), axis=0)
-            l1 = self.score(metrics, {MODEL: gen, baselines.COPY_SOURCE: src,
-                                      baselines.MEAN_IMAGE: means}, tgt, mean_features)
+            src, tgt, gen, parsing = self.generate(b)
+            l1 = self.score(metrics, self.predictions(b, src, gen, parsing, mean_image), tgt,
+                            b["target_parsing"].numpy(), mean_features)
             self.save(b, src, tgt, gen, l1)
             bar.update(len(tgt))
         bar.close()
-        return self.report({m: networks.results(metrics[m]) for m in METHODS})
+        return self.report({m: {**networks.results(metrics[m]), **self.appearance[m].results()}
+                            for m in self.methods})
 
 
 def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_size: int = 8,
              split: str = "test", images_dir=None, lpips_net: str = "alex", lpips_heads=None,
              lpips_backbone=None, inception_weights=None, grid_k: int = 4,
              mean_pairs: int = 2000, progress: bool = True, inception=None,
-             allow_download=None) -> dict:
+             allow_download=None, protocol=None, real_set=None) -> dict:
     """Evaluate a RUN_DIR or SavedModel on `data`'s `split`; write `out` (JSON), `out`.md, the
     generated PNGs and a best/worst grid (none with grid_k=0). Returns the report dict.
 
@@ -220,6 +255,9 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     an object like `pinet_tf.metrics.inception.InceptionNetwork` (callable images -> {"pool",
     "probs"}, with `include_top` and `weights_path`) instead of building one from a file.
     `allow_download=False` forbids downloading the metrics' weights (their metrics are skipped).
+    `protocol`: also score the generated images under that `pinet-tf score` protocol (the
+    targets are written to `<images_dir>_real`; `real_set`: its FID real-set folder); its report
+    goes to `<out stem>_<protocol>.json` and into this report's `protocol_scores`.
     """
     from pinet_tf.datasets.tfrecords import read_manifest
 
@@ -232,10 +270,24 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     if grid_k < 0:
         raise ValueError(f"--grid must be >= 0, got {grid_k}")
     networks.check_explicit_files(lpips_heads, lpips_backbone, inception_weights)
+    scoring = None
+    if protocol:
+        protocols.get(protocol)
+        if real_set and not os.path.isdir(real_set):
+            raise FileNotFoundError(f"--real-set {real_set} is not a directory")
+        scoring = {"protocol": protocol, "real_set": real_set, "allow_download": allow_download,
+                   "lpips_heads": lpips_heads, "lpips_backbone": lpips_backbone,
+                   "inception_weights": inception_weights}
     manifest = read_manifest(data, verify="size")
     if split not in manifest["splits"]:
         raise ValueError(f"{data}: no {split!r} split (has {sorted(manifest['splits'])})")
     predictor, cfg, model_info = load_model(run, saved_model)
+    if protocol:
+        p = protocols.get(protocol)
+        if p.pair_size is None and min(cfg.image_size) < p.min_side:
+            raise ValueError(f"protocol {protocol!r}: the model's {cfg.image_size[0]}x"
+                             f"{cfg.image_size[1]} images are smaller than the peer's "
+                             f"{p.min_side}-pixel SSIM window")
     n_split = int(manifest["splits"][split]["pairs"])
     n_pairs = n_split if limit is None else min(int(limit), n_split)
     stem = os.path.splitext(os.path.basename(out))[0]
@@ -245,4 +297,5 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     nets = networks.setup_networks(n_pairs, lpips_net, lpips_heads, lpips_backbone,
                                    inception_weights, inception, allow_download)
     return Evaluator(data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
-                     batch_size, images_dir, out, lpips_net, grid_k, mean_pairs, progress).run()
+                     batch_size, images_dir, out, lpips_net, grid_k, mean_pairs, progress,
+                     scoring).run()

@@ -22,6 +22,16 @@ class Networks:
     files: list = field(default_factory=list)  # (role, path) of every weights file used
 
 
+def short_reason(error) -> str:
+    """One short line from a WeightsNotFoundError ("<what>: <file> not found; looked in ...")
+    for the console and the report; the full search path is in the error a user gets when
+    they name the file explicitly."""
+    text = " ".join(str(error).split())
+    head = text.split(" not found")[0].split(": ")[-1]
+    why = "downloads off" if "downloads are off" in text else "download failed"
+    return f"{head} not found ({why}; pass --weights-dir)"
+
+
 def check_explicit_files(lpips_heads=None, lpips_backbone=None, inception_weights=None) -> None:
     """Weights files named on the command line must exist: checked before any work."""
     from pinet_tf.utils.weights import check_explicit
@@ -46,14 +56,13 @@ def setup_networks(n_pairs, lpips_net="alex", lpips_heads=None, lpips_backbone=N
                            allow_download=allow_download)
         nets.files += nets.lpips.weight_files
     except wlib.WeightsNotFoundError as e:
-        nets.skipped["lpips"] = str(e)
+        nets.skipped["lpips"] = short_reason(e)
     if n_pairs < 2:
         nets.skipped["fid"] = f"FID needs at least 2 pairs, {n_pairs} evaluated"
     if n_pairs < IS_SPLITS:
         nets.skipped["is"] = (f"IS needs at least {IS_SPLITS} pairs ({IS_SPLITS} splits), "
                               f"{n_pairs} evaluated")
-    no_classifier = (f"IS needs the Inception-v3 classifier weights {TOP_FILE} "
-                     f"({wlib.FILES['inception_v3'].origin()})")
+    no_classifier = f"IS needs the Inception-v3 classifier weights {TOP_FILE}"
     if inception is not None:
         if inception.weights_path:
             nets.files.append(("Inception network", inception.weights_path))
@@ -69,8 +78,8 @@ def setup_networks(n_pairs, lpips_net="alex", lpips_heads=None, lpips_backbone=N
                 nets.skipped.setdefault("is", f"{no_classifier}; {inception.weights_path} has "
                                               f"no classifier")
         except wlib.WeightsNotFoundError as e:
-            nets.skipped.setdefault("fid", str(e))
-            nets.skipped.setdefault("is", str(e))
+            nets.skipped.setdefault("fid", short_reason(e))
+            nets.skipped.setdefault("is", short_reason(e))
     if not ("fid" in nets.skipped and "is" in nets.skipped):
         nets.inception = inception  # else nothing needs its features
     return nets

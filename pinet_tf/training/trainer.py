@@ -40,7 +40,7 @@ from pinet_tf.config import ModelConfig
 from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
                              parsing_cross_entropy, parsing_l1)
 from pinet_tf.losses.pixel import wide
-from pinet_tf.metrics import ssim
+from pinet_tf.metrics.standard import scores as standard_scores
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
                              build_image_generator, build_parsing_generator,
                              build_pose_discriminator)
@@ -325,16 +325,17 @@ class PINetTrainer(keras.Model):
 
     # -- evaluation ------------------------------------------------------------------------
     def test_step(self, data):
-        """L1 and SSIM of generated vs target (full G_p -> G_i path), parsing accuracy (not for
-        a one-stage model, which predicts no parsing)."""
+        """L1 and SSIM of generated vs target (full G_p -> G_i path) as `pinet-tf evaluate`
+        defines them (`pinet_tf.metrics.standard`: uint8 images, L1 / 255, SSIM data range 255),
+        parsing accuracy (not for a one-stage model, which predicts no parsing)."""
         if isinstance(data, (tuple, list)):
             data = data[0]
         out = self(data, training=False)
         image = ops.cast(out["image"], "float32")
         target = data["target_image"]
-        per_image_l1 = ops.mean(ops.abs(image - target), axis=(1, 2, 3))
-        self._trackers["l1"].update_state(per_image_l1)
-        self._trackers["ssim"].update_state(ssim(image, target, data_range=2.0))
+        per_image = standard_scores(target, image)  # the project's one L1/SSIM definition
+        self._trackers["l1"].update_state(per_image["l1"])
+        self._trackers["ssim"].update_state(per_image["ssim"])
         if self.has_parsing:
             predicted = ops.argmax(out["parsing_logits"], axis=-1)
             truth = ops.argmax(data["target_parsing_onehot"], axis=-1)

@@ -38,20 +38,28 @@ def test_smoke_recipe_end_to_end(tmp_path):
     for variant, stages in (("gan", 2), ("one_stage", 1)):
         with open(tmp_path / "work" / "runs" / variant / "config.json") as f:
             assert json.load(f)["stages"] == stages, variant
-    for b in ("copy_source", "mean_image"):
+    assert sorted(out["baselines"]) == ["copy_source", "flat_grey", "mean_image",
+                                        "paint_by_parsing", "paint_by_parsing_true"]
+    for b in out["baselines"]:
         assert "colour_error_upper_clothes" in out["baselines"][b]["appearance"]
+        assert 0 <= out["baselines"][b]["appearance"]["person_l1"]["mean"] <= 255
+        assert "person_l1" in out["baselines"][b]["metrics"]  # the evaluate report's, too
+    # with the true target parsing, painting beats flat grey inside the person
+    paint, grey = (out["baselines"][b]["appearance"]["person_l1"]["mean"]
+                   for b in ("paint_by_parsing_true", "flat_grey"))
+    assert paint < grey
     # the copy of the source is the same person: its colours are closer than the mean image's
     copy, mean = (out["baselines"][b]["appearance"]["colour_error_upper_clothes"]["mean"]
                   for b in ("copy_source", "mean_image"))
     assert copy < mean
-    # one row per picture pair (at most 6), six columns (source, pose, the gan run's parsing,
-    # 2 runs, target) and the parsing legend
+    # one row per picture pair (at most 6), seven columns (source, pose, the gan run's parsing,
+    # paint-by-parsing, 2 runs, target) and the parsing legend
     img = np.asarray(Image.open(picture))
     rows = min(quality.PICTURE_PAIRS, n)
     scale = -(-96 // 44)
     cells = rows * 64 * scale + (rows + 1) * 2
     assert cells + 11 <= img.shape[0] <= cells + 50  # the cells and a title strip
-    assert img.shape[1] >= 6 * 44 * scale + 7 * 2
+    assert img.shape[1] >= 7 * 44 * scale + 8 * 2
 
 
 def test_picture_without_a_predicted_parsing(tmp_path):
@@ -60,7 +68,9 @@ def test_picture_without_a_predicted_parsing(tmp_path):
     n, h, w = 3, 64, 44
     pairs = {"source_image": rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8),
              "target_image": rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8),
-             "target_keypoints": rng.uniform(0, 40, (n, 18, 2)).astype(np.float32)}
+             "target_keypoints": rng.uniform(0, 40, (n, 18, 2)).astype(np.float32),
+             "source_parsing": rng.integers(0, 12, (n, h, w), dtype=np.uint8),
+             "target_parsing": rng.integers(0, 12, (n, h, w), dtype=np.uint8)}
     images = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
     parsing = rng.integers(0, 12, (n, h, w), dtype=np.uint8)
     scale = -(-96 // w)
@@ -71,6 +81,7 @@ def test_picture_without_a_predicted_parsing(tmp_path):
                        "gan": {"images": images, "parsing": parsing}}}.items():
         quality.picture(pairs, results, str(tmp_path / f"{name}.png"))
         widths[name] = np.asarray(Image.open(tmp_path / f"{name}.png")).shape[1]
-    assert widths["none"] < 4 * w * scale + 5 * 2 + 20  # source, pose, one variant, target
-    assert widths["second"] >= 6 * w * scale + 7 * 2  # + parsing, another variant, legend
+    # source, pose, paint-by-parsing (true parsing), one variant, target
+    assert 5 * w * scale + 6 * 2 <= widths["none"] < 5 * w * scale + 6 * 2 + 20
+    assert widths["second"] >= 7 * w * scale + 8 * 2  # + parsing, another variant, legend
     assert quality.VARIANTS["one_stage"](quality.RECIPES["smoke"])[-2:] == ["--stages", "1"]

@@ -77,6 +77,19 @@ def _test_pairs(records, limit=None):
     return (src, tgt) if limit is None else (src[:limit], tgt[:limit])
 
 
+def _test_parsings(records):
+    """Source and target parsings of the test split, in record order."""
+    from pinet_tf.config import ModelConfig
+    from pinet_tf.datasets import make_dataset
+
+    sp, tp = [], []
+    for b in make_dataset(records, "test", ModelConfig.tiny(), 4, training=False,
+                          deterministic=True, drop_remainder=False):
+        sp.append(b["source_parsing"].numpy())
+        tp.append(b["target_parsing"].numpy())
+    return np.concatenate(sp), np.concatenate(tp)
+
+
 def test_evaluate_writes_report_images_grid_and_baselines(untrained_run, tiny_records,
                                                           random_weights_dir, tmp_path, capsys,
                                                           monkeypatch):
@@ -112,9 +125,22 @@ def test_evaluate_writes_report_images_grid_and_baselines(untrained_run, tiny_re
     assert report["metrics"]["model"]["l1"] == pytest.approx(
         np.mean(np.abs(gen - tgt)) / 255, rel=1e-5)
     # Every metric with weights ran (IS too: 24 pairs >= its 10 splits); nothing skipped.
-    for method in ("model", "copy_source", "mean_image"):
+    appearance = {"person_l1", "colour_error_skin", "colour_error_hair",
+                  "colour_error_upper_clothes", "colour_error_lower_clothes"}
+    assert list(report["metrics"]) == ["model", "copy_source", "mean_image", "paint_by_parsing",
+                                       "paint_by_parsing_true", "flat_grey"]
+    for method in report["metrics"]:
         assert set(report["metrics"][method]) == {"l1", "ssim", "psnr", "lpips", "fid", "is",
-                                                  "is_std"}
+                                                  "is_std"} | appearance
+    # Paint-by-parsing with the true target parsing, and flat grey, recomputed from the data.
+    from pinet_tf.evaluation.baselines import paint_by_parsing, person_l1
+    sp, tp = _test_parsings(tiny_records)
+    painted = paint_by_parsing(src.astype(np.uint8), sp, tp)
+    assert report["metrics"]["paint_by_parsing_true"]["person_l1"] == pytest.approx(
+        np.nanmean(person_l1(painted, tgt, tp)), rel=1e-9)
+    assert report["metrics"]["flat_grey"]["l1"] == pytest.approx(
+        np.mean(np.abs(128 - tgt)) / 255, rel=1e-5)
+    assert set(report["beats_paint_by_parsing"]) == set(report["beats_baselines"])
     assert abs(report["metrics"]["copy_source"]["lpips"]) > 0
     assert not report["skipped"], report["skipped"]
     # Weight sources with checksums.
@@ -149,10 +175,11 @@ def test_evaluate_limit_without_weights_skips_network_metrics(untrained_run, tin
                       progress=False)
     assert report["protocol"]["pairs"] == 3
     assert len(os.listdir(tmp_path / "r_images")) == 3
-    assert set(report["metrics"]["model"]) == {"l1", "ssim", "psnr"}
+    assert {"l1", "ssim", "psnr", "person_l1"} <= set(report["metrics"]["model"])
+    assert not {"lpips", "fid", "is"} & set(report["metrics"]["model"])
     assert "alex.pth" in report["skipped"]["lpips"]
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels" in report["skipped"]["fid"]
-    assert str(tmp_path / "empty") in report["skipped"]["fid"]
+    assert all(len(v) < 110 for v in report["skipped"].values())  # one short line each
     src, tgt = _test_pairs(tiny_records, 3)
     assert report["metrics"]["copy_source"]["l1"] == pytest.approx(
         np.mean(np.abs(src - tgt)) / 255, rel=1e-5)
@@ -233,7 +260,8 @@ def test_evaluate_no_download_grid_zero_and_missing_explicit_file(untrained_run,
     assert report["files"]["grid"] is None and report["best_pairs_by_l1"] == []
     assert not (tmp_path / "g_best_worst.png").exists()
     assert "best_worst" not in open(report["files"]["markdown"]).read()
-    assert "downloads are off" in report["skipped"]["lpips"]
+    assert report["skipped"]["lpips"] == "lpips_alex.pth not found (downloads off; pass " \
+                                         "--weights-dir)"
     assert "skipped lpips" in capsys.readouterr().out
     missing = tmp_path / "nope" / "alex.pth"
     rc = main(["evaluate", "--run", untrained_run, "--data", tiny_records,
@@ -257,7 +285,7 @@ def test_is_skip_names_the_classifier_file_it_needs(tmp_path, monkeypatch):
         include_top = False
 
     nets = setup_networks(20, inception=NoClassifier(str(tmp_path / "s.npz")))
-    assert TOP_FILE in nets.skipped["is"] and FILES["inception_v3"].url in nets.skipped["is"]
+    assert TOP_FILE in nets.skipped["is"] and len(nets.skipped["is"]) < 160
     assert "fid" not in nets.skipped and nets.inception is not None
     # An explicit notop file: FID from it, IS skipped naming the file IS needs.
     import keras

@@ -161,11 +161,12 @@ def test_evaluate_reports_l1_ssim_and_parsing_accuracy():
     got = trainer.evaluate(ds, verbose=0, return_dict=True)
     out = trainer.generator({k: elements[k] for k in ("source_image", "source_parsing_onehot",
                                                       "source_heatmaps", "target_heatmaps")})
-    image = np.asarray(out["image"])
-    np.testing.assert_allclose(got["l1"], np.abs(image - elements["target_image"]).mean(),
-                               rtol=1e-4)
+    # The project's one definition (pinet_tf.metrics.standard): on the uint8 PNG images.
+    to_u8 = lambda x: np.round((np.clip(np.asarray(x, np.float32), -1, 1) + 1) * 127.5)
+    image, target = to_u8(out["image"]), to_u8(elements["target_image"])
+    np.testing.assert_allclose(got["l1"], np.abs(image - target).mean() / 255, rtol=1e-4)
     np.testing.assert_allclose(got["ssim"], float(np.mean(
-        ssim(image, elements["target_image"], data_range=2.0))), rtol=1e-4)
+        ssim(target.astype(np.uint8), image.astype(np.uint8), data_range=255))), rtol=1e-4)
     acc = (np.argmax(np.asarray(out["parsing_logits"]), -1) == elements["target_parsing"]).mean()
     np.testing.assert_allclose(got["parsing_accuracy"], acc, rtol=1e-5)
 
