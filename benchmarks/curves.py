@@ -39,7 +39,10 @@ def summarise(points) -> dict:
                     and p["model"] < p["paint_by_parsing"]), None)
     best = min(points, key=lambda p: p["model"])
     return {"last": last, "best_model": {"step": best["step"], "model": best["model"]},
-            "first_step_below_paint_by_parsing": crossed}
+            "first_step_below_paint_by_parsing": crossed,
+            "points": [{k: p[k] for k in ("step", "model", "paint_by_parsing",
+                                          "paint_by_parsing_true", "flat_grey") if k in p}
+                       for p in points]}
 
 
 def plot(runs: dict, title: str = "") -> object:
@@ -69,6 +72,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="the PNG to write")
     parser.add_argument("--summary", default=None, help="a JSON summary to write")
     parser.add_argument("--title", default="held-out person-region L1: model vs paint-by-parsing")
+    parser.add_argument("--notes", default=None, help="a JSON file of {label: text} (the exact "
+                        "command and conditions of each run) to store in the summary")
     args = parser.parse_args(argv)
     from pinet_tf.utils.atomic import write_json
     from pinet_tf.utils.drawing import save_png_atomic
@@ -83,7 +88,14 @@ def main(argv=None) -> int:
         return 2
     save_png_atomic(args.out, plot(runs, args.title))
     if args.summary:
-        write_json(args.summary, {label: summarise(p) for label, p in runs.items()})
+        notes = {}
+        if args.notes:
+            import json
+
+            with open(args.notes) as f:
+                notes = json.load(f)
+        write_json(args.summary, {label: {"run": notes.get(label), **summarise(p)}
+                                  for label, p in runs.items()})
     print(f"wrote {args.out}")
     return 0
 

@@ -68,12 +68,12 @@ def line_plot(series, title="", xlabel="", ylabel="", size=(900, 520), ylim=None
         draw.line([px(t), top, px(t), h - bottom + 4], fill=(225, 225, 225))
         draw.text((px(t) - 12, h - bottom + 8), _label(t), fill=(0, 0, 0), font=font)
     draw.rectangle([left, top, w - right, h - bottom], outline=(0, 0, 0))
-    draw.text((left, 8), title, fill=(0, 0, 0), font=font)
+    draw.text((left + 150, 8), title, fill=(0, 0, 0), font=font)
     draw.text(((left + w - right) // 2 - 20, h - 20), xlabel, fill=(0, 0, 0), font=font)
     draw.text((4, top - 20), ylabel, fill=(0, 0, 0), font=font)
     for i, s in enumerate(series):
         colour = tuple(s.get("colour", PALETTE[i % len(PALETTE)]))
-        pts = [(px(x), py(y)) for x, y in zip(s["x"], s["y"])
+        pts = [(px(x), py(min(max(y, y0), y1))) for x, y in zip(s["x"], s["y"])
                if y is not None and math.isfinite(y)]
         if s.get("dashed"):
             for a, b in zip(pts, pts[1:]):
