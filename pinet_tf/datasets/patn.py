@@ -29,6 +29,7 @@ from pinet_tf.utils.drawing import PARSING_PALETTE
 from pinet_tf.utils.keypoint_files import ANNOTATION_HEADER, Annotation  # noqa: F401 (re-export)
 from pinet_tf.utils.keypoint_files import read_annotations as _read_annotations
 from pinet_tf.utils.readers import check_dir, read_image, read_label_map, read_text
+from pinet_tf.utils.paths import plain_name
 
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -93,7 +94,8 @@ def read_pairs(path: str) -> list:
         if len(parts) != 2 or not all(parts):
             raise ValueError(f"{path}:{number}: malformed pairs row (expected 'from,to'): "
                              f"{line[:120]!r}")
-        pairs.append((parts[0], parts[1], number))
+        pairs.append((plain_name(parts[0], f"{path}:{number}", "image name"),
+                      plain_name(parts[1], f"{path}:{number}", "image name"), number))
     return pairs
 
 

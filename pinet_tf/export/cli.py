@@ -69,8 +69,9 @@ def export_command(args) -> int:
 
     if (args.run is None) == (args.weights is None):
         raise ValueError("pass exactly one of --run RUN_DIR or --weights FILE")
-    if args.version is not None and args.version < 1:
-        raise ValueError(f"--version must be >= 1, got {args.version}")
+    from pinet_tf.export.savedmodel import check_version
+
+    check_version(args.version)
     path = export_from_source(args.run or args.weights, args.out, args.config, args.version)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
     print(f"exported {path} ({size / 1e6:.1f} MB); serve it with: pinet-tf serve "
