@@ -143,11 +143,11 @@ def _check_out(out_dir: str) -> None:
     tmp = re.compile(r"^\.[\w.-]+\.tfrecord\.tmp$")
     other = [f for f in names if f not in ours and not tmp.match(f)]
     if other:
-        why = ("files that no pinet-tf manifest lists" if ours else
+        why = (f"not listed in its {MANIFEST}" if ours else
                f"no {MANIFEST} written by make-tfrecords")
-        raise ValueError(f"{out_dir}: holds {why} ({', '.join(other[:3])}"
-                         f"{', ...' if len(other) > 3 else ''}); make-tfrecords replaces only a "
-                         f"records folder it wrote: choose a new or empty --out")
+        raise ValueError(f"{out_dir}: holds files that are not pair records ({', '.join(other[:3])}"
+                         f"{', ...' if len(other) > 3 else ''}; {why}); make-tfrecords replaces "
+                         f"only a records folder it wrote: choose a new or empty --out")
 
 
 def _remove_stale_builds(out_dir: str) -> None:
