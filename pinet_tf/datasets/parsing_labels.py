@@ -49,7 +49,7 @@ from tqdm import tqdm
 
 from pinet_tf.config import CLASS_NAMES
 from pinet_tf.utils.atomic import atomic_files
-from pinet_tf.utils.readers import check_dir, read_label_map
+from pinet_tf.utils.readers import bad_label, check_dir, read_label_map
 
 _C = {name: i for i, name in enumerate(CLASS_NAMES)}
 
@@ -83,8 +83,9 @@ def convert_labels(labels: np.ndarray, label_set: str, where: str = "input") -> 
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"{where}: expected a single-channel label map, got shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= 20):
-        raise ValueError(f"{where}: label {int(labels.max())} outside 0..19 (expected "
+    bad = bad_label(labels, 20)
+    if bad:
+        raise ValueError(f"{where}: label {bad[0]} outside 0..19 (at {bad[1]}; expected "
                          f"{label_set.upper()} parser output)")
     return MAPPINGS[label_set][labels.astype(np.int64)]
 

@@ -203,6 +203,17 @@ def _label_pixels(im):
     return im.mode, np.asarray(im)
 
 
+def bad_label(labels: np.ndarray, count: int):
+    """(the first label outside 0..count-1, "row R, column C" where it is), or None when every
+    label is in range: a negative label is named as itself, never as the largest one."""
+    labels = np.asarray(labels)
+    bad = (labels < 0) | (labels >= count)
+    if not bad.any():
+        return None
+    at = np.unravel_index(int(np.flatnonzero(bad)[0]), labels.shape)
+    return int(labels[at]), ", ".join(f"{axis} {i}" for axis, i in zip(("row", "column"), at))
+
+
 def read_label_map(path, what: str = "parsing map", palette=None) -> np.ndarray:
     """A label image -> int64 ids [h, w] (module docstring's policy; range checks are the
     caller's, who knows the label set). `palette` [N, 3]: colours that stand for ids 0..N-1."""

@@ -129,7 +129,7 @@ DATA_CASES = [
     ("bomb image", _image(_bomb), "too large to decode safely"),
     ("truncated image", _image(_truncate), "cannot read image"),
     ("folder for image", _image(_folder_instead), "is a folder, expected an image"),
-    ("label above 11", _parsing(15), "label 15 > 11"),
+    ("label above 11", _parsing(15), "label 15 outside 0..11"),
     ("missing parsing", _missing_parsing, "missing parsing map"),
     ("malformed pairs row", _pairs_row, "malformed pairs row"),
     ("keypoint outside", _outside, "outside the 64x44 image"),
