@@ -167,12 +167,13 @@ def _decode(path, what: str, convert):
 
     path = check_file(path, what)
     try:
-        with warnings.catch_warnings(), Image.open(path) as im:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS rules
-            w, h = im.size  # from the header: nothing decoded yet
-            if w * h <= MAX_PIXELS:
-                im.load()
-                return convert(im)
+            with Image.open(path) as im:
+                w, h = im.size  # from the header: nothing decoded yet
+                if w * h <= MAX_PIXELS:
+                    im.load()
+                    return convert(im)
     except Image.DecompressionBombError as e:
         raise ValueError(f"{path}: the {what} is too large to decode safely "
                          f"({str(e).rstrip('.')})") from None
