@@ -203,13 +203,15 @@ def next_version(base: str) -> int:
 
 
 def check_version(version) -> int | None:
-    """`--version`: None, or an integer 1..MAX_VERSION (TF-Serving's int64)."""
+    """`--version` (an int or its text): None, or an integer 1..MAX_VERSION (TF-Serving's
+    int64); anything else, 5,000 digits included, is one ValueError."""
     if version is None:
         return None
-    if not 1 <= int(version) <= MAX_VERSION:
+    text = str(version).strip()
+    if not re.fullmatch(r"-?[0-9]{1,20}", text) or not 1 <= int(text) <= MAX_VERSION:
         raise ValueError(f"--version must be an integer from 1 to {MAX_VERSION} (TF-Serving's "
-                         f"int64), got {str(version)[:40]}")
-    return int(version)
+                         f"int64), got {text[:40]}")
+    return int(text)
 
 
 def export_target(base: str, version: int | None = None) -> str:
