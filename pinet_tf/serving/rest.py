@@ -199,11 +199,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not (raw.isascii() and raw.isdigit()):
             raise invalid(f"Content-Length must be a non-negative integer, got {raw[:40]!r}")
         limit, _ = self._body_limits(model)
-        if len(raw.lstrip("0")) > len(str(limit)):  # thousands of digits: never int() them
+        if len(raw.lstrip("0")) > 19:  # beyond int64 (thousands of digits): never int() them
             raise RequestError(Status.RESOURCE_EXHAUSTED,
                                f"request body of {len(raw)}-digit length exceeds this server's "
                                f"limit {limit} for model {self.core.model_name!r}")
-        length = int(raw)
+        length = int(raw.lstrip("0") or "0")
         if length == 0:
             raise invalid("empty request body; expected a JSON object with 'inputs' or "
                           "'instances'")
