@@ -78,3 +78,51 @@ def zip_of_many_entries(path, entries=12_000):
         for i in range(entries):
             z.writestr(f"archive/data/{i}", b"")
     return path
+
+
+# -- damaged records that only TensorFlow notices (the manifest is made consistent) ------------
+
+def _rewrite_manifest(folder, edit):
+    import hashlib
+    import json
+    import os
+
+    path = os.path.join(folder, "manifest.json")
+    manifest = json.load(open(path))
+    edit(manifest)
+    for info in manifest["splits"].values():
+        for shard in info["shards"]:
+            data = open(os.path.join(folder, shard["file"]), "rb").read()
+            shard["bytes"], shard["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    json.dump(manifest, open(path, "w"))
+    return manifest
+
+
+def damage_records(folder, how, split="test"):
+    """Damage a records folder so that only the record checksum or the decoder notices:
+    "flipped byte", "truncated shard", "wrong height", "inflated count". Sizes and sha256 in the
+    manifest are rewritten to match. Returns the damaged shard's file name."""
+    import json
+    import os
+
+    manifest = json.load(open(os.path.join(folder, "manifest.json")))
+    shard = manifest["splits"][split]["shards"][0]
+    file = os.path.join(folder, shard["file"])
+    data = bytearray(open(file, "rb").read())
+    if how == "flipped byte":
+        data[len(data) // 2] ^= 0x40
+    elif how == "truncated shard":
+        data = data[:len(data) * 2 // 3]
+    open(file, "wb").write(bytes(data))
+
+    def edit(m):
+        if how == "wrong height":
+            m["image_height"] += 4
+        elif how == "inflated count":
+            m["splits"][split]["shards"][0]["records"] += 3
+            m["splits"][split]["pairs"] += 3
+    _rewrite_manifest(folder, edit)
+    return shard["file"]
+
+
+DAMAGES = ("flipped byte", "truncated shard", "wrong height", "inflated count")
