@@ -98,7 +98,7 @@ def _rewrite_manifest(folder, edit):
     return manifest
 
 
-def damage_records(folder, how, split="test"):
+def damage_records(folder, how, split="test", at=0.5):
     """Damage a records folder so that only the record checksum or the decoder notices:
     "flipped byte", "truncated shard", "wrong height", "inflated count". Sizes and sha256 in the
     manifest are rewritten to match. Returns the damaged shard's file name."""
@@ -110,7 +110,7 @@ def damage_records(folder, how, split="test"):
     file = os.path.join(folder, shard["file"])
     data = bytearray(open(file, "rb").read())
     if how == "flipped byte":
-        data[len(data) // 2] ^= 0x40
+        data[int(len(data) * at)] ^= 0x40
     elif how == "truncated shard":
         data = data[:len(data) * 2 // 3]
     open(file, "wb").write(bytes(data))
