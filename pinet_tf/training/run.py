@@ -37,7 +37,8 @@ from pinet_tf.config import ModelConfig
 from pinet_tf.datasets.pipeline import naming_corrupt_shards, raise_named_data_error
 from pinet_tf.models.io import (DISCRIMINATORS, RUN_CONFIG, RUN_WEIGHTS,
                                 discriminator_weights_paths, load_weights_checked,
-                                resolve_weights, save_generator, save_weights_atomic)
+                                resolve_weights, save_generator, save_weights_atomic,
+                                sidecar_config_path)
 from pinet_tf.training.callbacks import (AppearanceCurve, PhaseScheduler, RunController,
                                          TrainingLogger, sample_grid)
 from pinet_tf.training.config import TrainConfig
@@ -86,7 +87,8 @@ def _has_checkpoint(out) -> bool:
 
 #: What a run writes at the top of RUN_DIR: a new run may go into a folder holding only these.
 RUN_ENTRIES = (RUN_CONFIG, TRAIN_CONFIG, CHECKPOINTS, "logs", "samples", METRICS, CURVE,
-               RUN_WEIGHTS, "data", *(f"{n}.weights.h5" for n in DISCRIMINATORS))
+               RUN_WEIGHTS, sidecar_config_path(RUN_WEIGHTS), "data",
+               *(f"{n}.weights.h5" for n in DISCRIMINATORS))
 
 
 def check_run(cfg, train_cfg, out, data=None, resume=False, data_changed=False):
