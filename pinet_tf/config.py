@@ -67,11 +67,42 @@ OUTPUT_CLAMPS = ("hard", "straight_through")
 
 def dataclass_from_dict(cls, d: dict):
     """`cls(**d)`, refusing unknown keys by name (a typo in a JSON config must not pass silently)."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - known)
+    if not isinstance(d, dict):
+        raise ValueError(f"expected a JSON object of {cls.__name__} fields, got "
+                         f"{type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields: {unknown}")
+    for name, value in d.items():
+        default = fields[name].default
+        if default is dataclasses.MISSING and fields[name].default_factory is not \
+                dataclasses.MISSING:
+            default = fields[name].default_factory()
+        kind = {bool: (bool,), int: (int,), float: (int, float), str: (str,),
+                tuple: (list, tuple), dict: (dict,)}.get(type(default))
+        if kind and (not isinstance(value, kind) or (bool not in kind
+                                                      and isinstance(value, bool))):
+            raise ValueError(f"field {name!r} must be {_KIND_NAMES[kind]}, got "
+                             f"{str(value)[:40]!r} ({type(value).__name__})")
     return cls(**d)
+
+
+_KIND_NAMES = {(bool,): "true or false", (int,): "an integer", (int, float): "a number",
+               (str,): "a string", (list, tuple): "a list", (dict,): "an object"}
+
+
+def load_config_file(cls, path, what: str):
+    """`cls` from the JSON file `path`: a truncated file, wrong types or unknown fields are one
+    ValueError naming the file (`utils.readers.read_json` for the JSON itself)."""
+    from pinet_tf.utils.readers import read_json
+
+    data = read_json(path, what)
+    try:
+        return dataclass_from_dict(cls, data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: not a valid {what} ({' '.join(str(e).split())[:300]})") \
+            from None
 
 
 @dataclass(frozen=True)
@@ -206,8 +237,7 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path) -> "ModelConfig":
-        with open(path) as f:
-            return cls.from_json(f.read())
+        return load_config_file(cls, path, "model config (ModelConfig JSON)")
 
 
 def resolve_config(value) -> ModelConfig:
@@ -225,8 +255,5 @@ def resolve_config(value) -> ModelConfig:
                              f"({', '.join(PRESETS)}) or a config JSON file")
         if not os.path.isfile(value):
             raise FileNotFoundError(f"--config: no such config file: {value}")
-        try:
-            return ModelConfig.load(value)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"--config {value}: not a ModelConfig JSON file ({e})") from None
+        return ModelConfig.load(value)
     return ModelConfig.preset(value)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 
 def make_dataset(path, split, cfg, batch_size, training, **kwargs):
@@ -39,7 +40,8 @@ def prepare_synthetic(root, cfg, identities: int = SYNTHETIC_SIZE[0],
         if not manifest["corrupt"] and (manifest["image_height"], manifest["image_width"]) == (h, w):
             return records
     except (FileNotFoundError, ValueError):
-        pass
+        if os.path.isdir(records):  # this cache's own folder, incomplete: rebuilt whole
+            shutil.rmtree(records)
     synthetic.write_dataset(data, identities, poses_per_identity, (h, w), seed, test_fraction)
     tfrecords.convert(data, records)
     return records

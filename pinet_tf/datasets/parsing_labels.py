@@ -58,7 +58,7 @@ from tqdm import tqdm
 
 from pinet_tf.config import CLASS_NAMES
 from pinet_tf.utils.atomic import atomic_files
-from pinet_tf.utils.readers import check_dir, read_label_map
+from pinet_tf.utils.readers import bad_label, check_dir, read_label_map
 
 _C = {name: i for i, name in enumerate(CLASS_NAMES)}
 
@@ -97,8 +97,9 @@ def convert_labels(labels: np.ndarray, label_set: str, where: str = "input") -> 
     if labels.ndim != 2:
         raise ValueError(f"{where}: expected a single-channel label map, got shape {labels.shape}")
     n = len(SOURCE_LABELS[label_set])
-    if labels.size and (labels.min() < 0 or labels.max() >= n):
-        raise ValueError(f"{where}: label {int(labels.max())} outside 0..{n - 1} (expected "
+    bad = bad_label(labels, n)
+    if bad:
+        raise ValueError(f"{where}: label {bad[0]} outside 0..{n - 1} (at {bad[1]}; expected "
                          f"{label_set.upper()} parser output)")
     return MAPPINGS[label_set][labels.astype(np.int64)]
 

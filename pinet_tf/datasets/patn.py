@@ -28,7 +28,8 @@ from pinet_tf.utils.atomic import atomic_file
 from pinet_tf.utils.drawing import PARSING_PALETTE
 from pinet_tf.utils.keypoint_files import ANNOTATION_HEADER, Annotation  # noqa: F401 (re-export)
 from pinet_tf.utils.keypoint_files import read_annotations as _read_annotations
-from pinet_tf.utils.readers import check_dir, read_image, read_label_map, read_text
+from pinet_tf.utils.readers import bad_label, check_dir, read_image, read_label_map, read_text
+from pinet_tf.utils.paths import plain_name
 
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -93,7 +94,8 @@ def read_pairs(path: str) -> list:
         if len(parts) != 2 or not all(parts):
             raise ValueError(f"{path}:{number}: malformed pairs row (expected 'from,to'): "
                              f"{line[:120]!r}")
-        pairs.append((parts[0], parts[1], number))
+        pairs.append((plain_name(parts[0], f"{path}:{number}", "image name"),
+                      plain_name(parts[1], f"{path}:{number}", "image name"), number))
     return pairs
 
 
@@ -115,10 +117,11 @@ def load_parsing(path: str) -> np.ndarray:
     """uint8 [H, W] labels 0..11 after the crop rule (`utils.readers.read_label_map`'s policy on
     image modes); a label > 11 raises naming the file."""
     labels = read_label_map(path, "parsing map", palette=PARSING_PALETTE)
-    top = int(labels.max()) if labels.size else 0
-    if top >= NUM_CLASSES or labels.min() < 0:
-        raise ValueError(f"{path}: label {top} > {NUM_CLASSES - 1} (expected the 12 classes; "
-                         f"convert 20-label parser output with `pinet-tf convert-parsing`)")
+    bad = bad_label(labels, NUM_CLASSES)
+    if bad:
+        raise ValueError(f"{path}: label {bad[0]} outside 0..{NUM_CLASSES - 1} (at {bad[1]}; "
+                         f"expected the 12 classes; convert 20-label parser output with "
+                         f"`pinet-tf convert-parsing`)")
     return crop_if_original(labels.astype(np.uint8))
 
 

@@ -110,41 +110,86 @@ def _salvaged(path, shard, stats):
     return good
 
 
+def _shard_problem(path, shard, record_size):
+    """Why `shard` cannot be read whole (a checksum, a record that does not decode at
+    `record_size`, fewer or more records than the manifest says), or None."""
+    file = os.path.join(path, shard["file"])
+    count = 0
+    try:
+        for _ in tf.data.TFRecordDataset(file):
+            count += 1
+    except tf.errors.DataLossError as e:
+        at = re.search(r"corrupted record at (\d+)", e.message or "")
+        where = f" (byte {at.group(1)})" if at else ""
+        return (f"{file}: record {count} of {shard['records']} is corrupt{where}: its checksum "
+                f"fails (or the shard is truncated)")
+    if count != shard["records"]:
+        return (f"{file}: holds {count} records, but {tfrecords.MANIFEST} says "
+                f"{shard['records']}")
+    ds = tf.data.TFRecordDataset(file).map(lambda r: decode_record(r, record_size))
+    index = 0
+    try:
+        for _ in ds:
+            index += 1
+    except tf.errors.OpError as e:
+        first = (e.message or type(e).__name__).strip().splitlines()[0][:160]
+        return (f"{file}: record {index} of {shard['records']} does not decode as a "
+                f"{record_size[0]}x{record_size[1]} pair ({first})")
+    return None
+
+
 def find_corrupt_record(path: str, split: str | None = None):
     """The first shard (of `split`, or of every split) that TensorFlow cannot read whole, as a
     `CorruptShardError` naming the shard and the record, or None when every shard reads."""
     manifest = tfrecords.read_manifest(path, verify="none")
+    size = (manifest["image_height"], manifest["image_width"])
     for name, info in manifest["splits"].items():
         if split is not None and name != split:
             continue
         for shard in info["shards"]:
-            file = os.path.join(path, shard["file"])
-            count = 0
-            try:
-                for _ in tf.data.TFRecordDataset(file):
-                    count += 1
-            except tf.errors.DataLossError as e:
-                at = re.search(r"corrupted record at (\d+)", e.message or "")
-                where = f" (byte {at.group(1)})" if at else ""
+            problem = _shard_problem(path, shard, size)
+            if problem:
                 return tfrecords.CorruptShardError(
-                    f"{file}: record {count} of {shard['records']} is corrupt{where}: its "
-                    f"checksum fails, which verify='size' does not check; regenerate with "
-                    f"`pinet-tf make-tfrecords`, or read with verify='checksum' and "
-                    f"skip_corrupt=True to skip it")
+                    f"{problem}; the records are damaged: regenerate them with `pinet-tf "
+                    f"make-tfrecords` (or read with verify='checksum' and skip_corrupt=True to "
+                    f"skip bad records)")
     return None
+
+
+#: TensorFlow errors a damaged records folder raises while it is read (a checksum or a
+#: truncation; a count that differs from the manifest; a PNG that does not decode or has another
+#: size than the manifest says).
+DATA_ERRORS = (tf.errors.DataLossError, tf.errors.FailedPreconditionError,
+               tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)
+
+
+def raise_named_data_error(path: str, split: str | None, error: Exception):
+    """Raise the `CorruptShardError` that names the shard and record behind TensorFlow's
+    `error`; re-raise `error` when the records read whole (the error is not the data's)."""
+    if not isinstance(error, DATA_ERRORS):
+        raise error
+    try:
+        named = find_corrupt_record(path, split)
+    except (OSError, ValueError) as e:  # the manifest itself is gone or damaged meanwhile
+        raise e from error
+    if named is None:
+        if isinstance(error, (tf.errors.DataLossError, tf.errors.FailedPreconditionError)):
+            first = (error.message or "").strip().splitlines()[0][:200] if error.message else ""
+            raise tfrecords.CorruptShardError(f"{path}: the records could not be read whole "
+                                              f"({first})") from error
+        raise error
+    raise named from error
 
 
 @contextlib.contextmanager
 def naming_corrupt_shards(path: str, split: str | None = None):
-    """Around code that iterates `make_dataset(path, split, ...)`: TensorFlow's DataLossError
-    (which names no file) becomes a `CorruptShardError` naming the shard and the record."""
+    """Around code that iterates `make_dataset(path, split, ...)`: TensorFlow's errors from
+    damaged records (`DATA_ERRORS`, which name no file) become a `CorruptShardError` naming the
+    shard and the record."""
     try:
         yield
-    except tf.errors.DataLossError as e:
-        named = find_corrupt_record(path, split)
-        if named is None:
-            raise
-        raise named from e
+    except DATA_ERRORS as e:
+        raise_named_data_error(path, split, e)
 
 
 def make_dataset(path: str, split: str, cfg, batch_size: int, training: bool,

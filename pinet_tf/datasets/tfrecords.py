@@ -118,18 +118,36 @@ def _write_shard(data_dir, out_dir, split, index, count, start, stop, size,
 
 
 def _check_out(out_dir: str) -> None:
-    """`--out` may be new, empty or an earlier records folder (replaced whole); a folder holding
-    anything else is refused, so a typo never deletes a user's files."""
+    """`--out` may be new, empty or an earlier records folder that make-tfrecords wrote (replaced
+    whole): its manifest (format FORMAT) is the mark, and every other file in it must be a shard
+    that manifest lists. Anything else (someone else's .tfrecord files, a folder of photos) is
+    refused, so a typo never deletes a user's files."""
     if not os.path.exists(out_dir):
         check_writable(out_dir, "records directory", folder=True)
         return
     check_dir(out_dir, "records directory (--out)")
-    shard = re.compile(r"^[\w.-]+-\d{5}-of-\d{5}\.tfrecord$|^\.[\w.-]+\.tfrecord\.tmp$")
-    other = sorted(f for f in os.listdir(out_dir) if f != MANIFEST and not shard.match(f))
+    names = sorted(os.listdir(out_dir))
+    if not names:
+        return
+    ours = set()
+    mpath = os.path.join(out_dir, MANIFEST)
+    if os.path.isfile(mpath) and not os.path.islink(mpath):
+        try:
+            manifest = read_json(mpath, "records manifest")
+        except ValueError:
+            manifest = None
+        if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
+            ours = {MANIFEST} | {sh.get("file") for info in (manifest.get("splits") or {}).values()
+                                 if isinstance(info, dict) for sh in info.get("shards") or []
+                                 if isinstance(sh, dict)}
+    tmp = re.compile(r"^\.[\w.-]+\.tfrecord\.tmp$")
+    other = [f for f in names if f not in ours and not tmp.match(f)]
     if other:
+        why = (f"not listed in its {MANIFEST}" if ours else
+               f"no {MANIFEST} written by make-tfrecords")
         raise ValueError(f"{out_dir}: holds files that are not pair records ({', '.join(other[:3])}"
-                         f"{', ...' if len(other) > 3 else ''}); make-tfrecords replaces a records "
-                         f"folder whole: choose a new or empty --out")
+                         f"{', ...' if len(other) > 3 else ''}; {why}); make-tfrecords replaces "
+                         f"only a records folder it wrote: choose a new or empty --out")
 
 
 def _remove_stale_builds(out_dir: str) -> None:
@@ -238,6 +256,12 @@ def read_manifest(path: str, verify: str = "auto", splits=None) -> dict:
     check_dir(path, "records directory")
     mpath = os.path.join(path, MANIFEST)
     if not os.path.isfile(mpath):
+        from pinet_tf.datasets import patn
+
+        if any(os.path.isfile(os.path.join(path, patn.pairs_csv(s))) for s in patn.SPLITS):
+            raise ValueError(f"{path}: is a data folder in the authors' layout (pictures and "
+                             f"CSVs), not a records directory; convert it first: `pinet-tf "
+                             f"make-tfrecords --data {path} --out RECORDS`, then pass RECORDS")
         leftovers = sorted(f for f in os.listdir(path) if f.endswith(".tmp"))
         hint = (f" (unfinished files: {', '.join(leftovers[:3])})" if leftovers else "")
         raise FileNotFoundError(

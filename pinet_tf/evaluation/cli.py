@@ -26,8 +26,17 @@ def evaluate_command(args) -> int:
 
     if args.weights_dir and not os.path.isdir(args.weights_dir):
         raise FileNotFoundError(f"--weights-dir {args.weights_dir} is not a directory")
+    data = args.data
+    if data is None:
+        if args.run is None:
+            raise ValueError("--saved-model needs --data RECORDS (a records directory from "
+                             "`pinet-tf make-tfrecords`); only --run knows its own data")
+        from pinet_tf.evaluation.evaluator import run_records
+
+        data = run_records(args.run)
+        print(f"data: {data} (the run's own records)")
     with _env(ENV_DIR, args.weights_dir):
-        report = evaluate(args.data, args.out, run=args.run, saved_model=args.saved_model,
+        report = evaluate(data, args.out, run=args.run, saved_model=args.saved_model,
                           limit=args.limit, batch_size=args.batch_size, split=args.split,
                           images_dir=args.images_dir, lpips_net=args.lpips_net,
                           lpips_heads=args.lpips_heads, lpips_backbone=args.lpips_backbone,
@@ -91,7 +100,9 @@ def register(subparsers) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="training run directory (RUN_DIR)")
     src.add_argument("--saved-model", help="exported SavedModel (a version folder or its base)")
-    p.add_argument("--data", required=True, help="records directory (pinet-tf make-tfrecords)")
+    p.add_argument("--data", default=None,
+                   help="records directory (pinet-tf make-tfrecords); default with --run: the "
+                        "records the run trained on")
     p.add_argument("--out", required=True, help="report .json (a .md, a grid PNG and an images "
                                                 "folder are written beside it)")
     p.add_argument("--limit", type=int, help="evaluate only the first N pairs")

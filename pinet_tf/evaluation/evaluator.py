@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from pinet_tf.evaluation import baselines, networks, protocols
+from pinet_tf.utils.atomic import undo_on_error
 from pinet_tf.evaluation import report as report_lib
 
 MODEL = "model"
@@ -293,9 +294,31 @@ def evaluate(data: str, out: str, run=None, saved_model=None, limit=None, batch_
     stem = os.path.splitext(os.path.basename(out))[0]
     images_dir = images_dir or os.path.join(os.path.dirname(os.path.abspath(out)),
                                             f"{stem}_images")
-    os.makedirs(images_dir, exist_ok=True)
     nets = networks.setup_networks(n_pairs, lpips_net, lpips_heads, lpips_backbone,
                                    inception_weights, inception, allow_download)
-    return Evaluator(data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
-                     batch_size, images_dir, out, lpips_net, grid_k, mean_pairs, progress,
-                     scoring).run()
+    from pinet_tf.datasets.pipeline import naming_corrupt_shards
+
+    # pictures are written as they are made: a failure (a damaged record that only TensorFlow
+    # notices, named here) leaves none of them and no report
+    with undo_on_error(images_dir), naming_corrupt_shards(data):
+        return Evaluator(data, manifest, split, predictor, cfg, model_info, nets, n_pairs,
+                         batch_size, images_dir, out, lpips_net, grid_k, mean_pairs,
+                         progress, scoring).run()
+
+
+def run_records(run: str) -> str:
+    """The records directory a training run used: RUN_DIR/data.json, else (a run that predates
+    it) the one synthetic set under RUN_DIR/data."""
+    import glob
+
+    from pinet_tf.training.rundata import recorded_data
+
+    recorded = recorded_data(run)
+    if recorded:
+        return recorded
+    found = sorted(glob.glob(os.path.join(run, "data", "*", "records", "manifest.json")))
+    if len(found) == 1:
+        return os.path.dirname(found[0])
+    raise ValueError(f"--run {run}: no record of the data it trained on "
+                     f"({os.path.join(run, 'data.json')} is missing); pass --data RECORDS "
+                     f"(a records directory from `pinet-tf make-tfrecords`)")

@@ -65,13 +65,12 @@ def import_torch_command(args) -> int:
 
 
 def export_command(args) -> int:
-    from pinet_tf.export.savedmodel import export_from_source
+    from pinet_tf.export.savedmodel import check_version, export_from_source
 
     if (args.run is None) == (args.weights is None):
         raise ValueError("pass exactly one of --run RUN_DIR or --weights FILE")
-    if args.version is not None and args.version < 1:
-        raise ValueError(f"--version must be >= 1, got {args.version}")
-    path = export_from_source(args.run or args.weights, args.out, args.config, args.version)
+    version = check_version(args.version)
+    path = export_from_source(args.run or args.weights, args.out, args.config, version)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
     print(f"exported {path} ({size / 1e6:.1f} MB); serve it with: pinet-tf serve "
           f"--model-base-path {os.path.abspath(args.out)}")
@@ -119,7 +118,7 @@ def register(subparsers) -> None:
                    help=f"model preset ({', '.join(PRESETS)}) or a config JSON file "
                         "(default: the one stored with the weights)")
     p.add_argument("--out", required=True, help="model base path BASE")
-    p.add_argument("--version", type=int, help="version number (default: next free)")
+    p.add_argument("--version", help="version number, 1..2^63-1 (default: next free)")
     p.set_defaults(func=export_command)
 
     p = subparsers.add_parser("export-tflite", help="convert an export to TFLite")

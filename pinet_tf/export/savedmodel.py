@@ -27,6 +27,8 @@ statistics) and `TFLiteConverter.from_saved_model` keeps the weights (checked by
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import re
 import textwrap
@@ -38,13 +40,16 @@ from pinet_tf.export.signatures import (ALIASES, DEFAULT_SIGNATURE, POSE_TRANSFE
                                         TEXTURE_TRANSFER, input_specs, signature_table)
 from pinet_tf.models.texture import texture_transfer
 from pinet_tf.models.transfer import pose_transfer
-from pinet_tf.utils.atomic import atomic_dir, remove_stale
+from pinet_tf.utils.atomic import atomic_claim, remove_stale
 
 CONFIG_FILE = "config.json"
 INPUTS_NOTE = os.path.join("assets", "INPUTS.txt")
 #: A temporary export folder older than this is a killed export's and is removed by the next one.
 STALE_EXPORT_SECONDS = 3600.0
 _VERSION_RE = re.compile(r"^[0-9]+$")
+#: The highest version TF-Serving can hold (an int64), as its model server bounds it.
+MAX_VERSION = 2 ** 63 - 1
+log = logging.getLogger("pinet_tf.serving")
 
 __all__ = ["DEFAULT_SIGNATURE", "POSE_TRANSFER", "TEXTURE_TRANSFER", "ServingModule",
            "export_saved_model", "input_specs", "latest_version_dir", "list_versions",
@@ -162,13 +167,28 @@ def inputs_note(cfg: ModelConfig) -> str:
     return "\n".join(lines)
 
 
+def _version_names(base: str) -> dict:
+    """{version: folder name} of the integer folders in `base` (1..MAX_VERSION); a folder whose
+    number is out of that range is skipped with a log line (one odd folder never takes the
+    served model down)."""
+    out = {}
+    for name in os.listdir(base) if os.path.isdir(base) else []:
+        if not _VERSION_RE.match(name):
+            continue
+        version = int(name) if len(name) <= 20 else MAX_VERSION + 1
+        if not 1 <= version <= MAX_VERSION:
+            log.warning("ignoring %s: version folders are integers 1..%d (TF-Serving's int64)",
+                        os.path.join(base, name[:40]), MAX_VERSION)
+            continue
+        out.setdefault(version, name)
+    return out
+
+
 def list_versions(base: str) -> list:
-    """Integer version folders under `base` that hold a saved_model.pb, ascending."""
-    if not os.path.isdir(base):
-        return []
-    return sorted(int(n) for n in os.listdir(base)
-                  if _VERSION_RE.match(n)
-                  and os.path.exists(os.path.join(base, n, "saved_model.pb")))
+    """Integer version folders under `base` that hold a saved_model.pb, ascending (numbers
+    outside 1..MAX_VERSION are ignored with a log line)."""
+    return sorted(v for v, name in _version_names(base).items()
+                  if os.path.exists(os.path.join(base, name, "saved_model.pb")))
 
 
 def latest_version_dir(base: str) -> str | None:
@@ -179,19 +199,30 @@ def latest_version_dir(base: str) -> str | None:
 
 def next_version(base: str) -> int:
     """1 + the highest integer folder name in `base` (1 when there is none)."""
-    taken = [int(n) for n in os.listdir(base) if _VERSION_RE.match(n)] \
-        if os.path.isdir(base) else []
-    return max(taken, default=0) + 1
+    return max(_version_names(base), default=0) + 1
+
+
+def check_version(version) -> int | None:
+    """`--version` (an int or its text): None, or an integer 1..MAX_VERSION (TF-Serving's
+    int64); anything else, 5,000 digits included, is one ValueError."""
+    if version is None:
+        return None
+    text = str(version).strip()
+    if not re.fullmatch(r"-?[0-9]{1,20}", text) or not 1 <= int(text) <= MAX_VERSION:
+        raise ValueError(f"--version must be an integer from 1 to {MAX_VERSION} (TF-Serving's "
+                         f"int64), got {text[:40]}")
+    return int(text)
 
 
 def export_target(base: str, version: int | None = None) -> str:
-    """`base/<version>` to export to (the next free version by default); a version < 1, an
-    existing version or a `base` that is a file are refused."""
-    if version is not None and int(version) < 1:
-        raise ValueError(f"version must be a positive integer, got {version}")
+    """`base/<version>` to export to (the next free version by default); a version out of range,
+    an existing version or a `base` that is a file are refused."""
+    version = check_version(version)
     if os.path.exists(base) and not os.path.isdir(base):
         raise ValueError(f"export base path {base} is a file, not a folder")
-    version = next_version(base) if version is None else int(version)
+    version = next_version(base) if version is None else version
+    if version > MAX_VERSION:
+        raise ValueError(f"{base}: no free version left below {MAX_VERSION}")
     final = os.path.join(base, str(version))
     if os.path.exists(final):
         raise ValueError(f"version {version} already exists in {base}; pass another --version "
@@ -203,22 +234,34 @@ def export_saved_model(generator, cfg: ModelConfig, base: str, version: int | No
                        validate: bool = True) -> str:
     """Write `base/<version>/` atomically and return its path.
 
-    The SavedModel is written into a hidden temporary sibling (`pinet_tf.utils.atomic.atomic_dir`)
-    and renamed when complete, so a polling server never sees half a model; temporary folders
-    that killed exports left (older than `STALE_EXPORT_SECONDS`) are removed first. `version`
-    defaults to the next free integer; an existing version is refused rather than overwritten.
-    Bad arguments are refused before anything is written (`base` is not even created).
+    The SavedModel is written into a hidden temporary sibling and renamed when complete
+    (`pinet_tf.utils.atomic.atomic_claim`), so a polling server never sees half a model;
+    temporary folders that killed exports left (older than `STALE_EXPORT_SECONDS`) are removed
+    first. `version` defaults to the next free integer, claimed atomically when the export is
+    complete: two exports to one base at once get two versions (the later one the next number).
+    An existing explicit version is refused rather than overwritten. Bad arguments are refused
+    before anything is written (`base` is not even created).
     """
     final = export_target(base, version)
     module = ServingModule(generator, cfg, validate=validate)
     remove_stale(base, older_than_seconds=STALE_EXPORT_SECONDS)
-    with atomic_dir(final) as tmp:
-        tf.saved_model.save(module, tmp, signatures=module.signatures())
-        cfg.save(os.path.join(tmp, CONFIG_FILE))
-        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
-        with open(os.path.join(tmp, INPUTS_NOTE), "w") as f:
-            f.write(inputs_note(cfg))
-    return final
+    if version is None:
+        first = int(os.path.basename(final))
+        names = itertools.takewhile(lambda n: int(n) <= MAX_VERSION,
+                                    (str(v) for v in itertools.count(first)))
+    else:
+        names = [os.path.basename(final)]
+    try:
+        with atomic_claim(base, names) as claim:
+            tf.saved_model.save(module, claim.tmp, signatures=module.signatures())
+            cfg.save(os.path.join(claim.tmp, CONFIG_FILE))
+            os.makedirs(os.path.join(claim.tmp, "assets"), exist_ok=True)
+            with open(os.path.join(claim.tmp, INPUTS_NOTE), "w") as f:
+                f.write(inputs_note(cfg))
+    except FileExistsError:
+        raise ValueError(f"version {os.path.basename(final)} of {base} was taken by another "
+                         f"export meanwhile; pass another --version") from None
+    return claim.path
 
 
 def export_from_source(source: str, base: str, config=None, version: int | None = None) -> str:

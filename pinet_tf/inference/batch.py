@@ -11,6 +11,7 @@ import os
 
 from pinet_tf.utils import drawing
 from pinet_tf.utils.atomic import atomic_files
+from pinet_tf.utils.paths import confined
 from pinet_tf.inference.frame import Fit
 from pinet_tf.inference.pipeline import Person, transfer_grid, transfer_many
 
@@ -97,7 +98,7 @@ def _run(predictor, reader, pairs, pairs_path, out_dir, fit_mode, grid, batch_si
                 truths.append(target_fit.image(tgt.image))
             for (a, b, _), result, truth in zip(chunk, transfer_many(predictor, jobs), truths):
                 name = output_name(a, b)
-                drawing.save_png_atomic(os.path.join(out_dir, name), result.image)
+                drawing.save_png_atomic(confined(out_dir, name), result.image)
                 if grid:
                     drawing.save_png_atomic(os.path.join(out_dir, name[:-4] + "_grid.png"),
                                             transfer_grid(result, ground_truth=truth))

@@ -12,6 +12,11 @@ from pinet_tf.inference.readers import DEFAULT_MIN_CONFIDENCE, PARSING_LABEL_SET
 PHOTO_ALONE_KP = "; default: estimated from the photo (BlazePose, see `pinet-tf keypoints`)"
 PHOTO_ALONE_PARSING = ("; default: a rough parsing made from the estimated pose (a human "
                        "parser's output is better)")
+#: The file inputs of each verb: no output may be one of them (`_check_not_inputs`).
+_INPUTS = {"transfer": ("source", "source_keypoints", "source_parsing", "target_keypoints",
+                        "target_image_keypoints", "target_image", "config"),
+           "texture": ("source", "source_keypoints", "source_parsing", "condition",
+                       "condition_parsing", "config")}
 
 
 def _grid_path(out: str) -> str:
@@ -25,6 +30,18 @@ def _check_out(out: str, what: str = "picture"):
     if not out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {out!r}")
     check_writable(out, what)
+
+
+def _check_not_inputs(args, outs, flags) -> None:
+    """No output (`outs`: (what, path), the grid's included) is one of the input files
+    (`flags`: the verb's input options)."""
+    from pinet_tf.utils.paths import check_not_input
+
+    inputs = {"--" + f.replace("_", "-"): getattr(args, f, None) for f in flags}
+    if args.model and os.path.isfile(args.model):
+        inputs["--model"] = args.model
+    for what, out in outs:
+        check_not_input(out, inputs, what)
 
 
 def load_model(args, keras: bool = False):
@@ -104,6 +121,9 @@ def transfer_command(args) -> int:
             raise ValueError(f"--save-parsing: the model in {args.model} has stages=1 and "
                              f"predicts no parsing")
         _check_out(args.save_parsing, "parsing")
+    _check_not_inputs(args, [("--out", args.out), ("--save-parsing", args.save_parsing),
+                             ("--grid picture", _grid_path(args.out) if args.grid else None)],
+                      _INPUTS["transfer"])
 
     # Read and check every input before loading the model: bad files fail fast.
     source = pipeline.load_person(args.source, args.source_keypoints,
@@ -164,6 +184,9 @@ def texture_command(args) -> int:
     if cfg is not None:
         check_texture_model(cfg, args.model)  # one line for a one-stage model, before any work
     _check_out(args.out)
+    _check_not_inputs(args, [("--out", args.out),
+                             ("--grid picture", _grid_path(args.out) if args.grid else None)],
+                      _INPUTS["texture"])
     region_ids = pipeline.parse_regions(args.regions)
     source = pipeline.load_person(args.source, args.source_keypoints, args.source_parsing,
                                   min_confidence=args.min_confidence,

@@ -16,7 +16,8 @@ import numpy as np
 from pinet_tf.config import CLASS_NAMES, KEYPOINT_NAMES, NUM_CLASSES
 from pinet_tf.utils.keypoint_files import (COCO17_NAMES, DEFAULT_MIN_CONFIDENCE,  # noqa: F401
                                            read_keypoints)
-from pinet_tf.utils.readers import read_image, read_label_map  # noqa: F401 (the verbs' readers)
+from pinet_tf.utils.readers import (bad_label, read_image,  # noqa: F401 (the verbs' readers)
+                                    read_label_map)
 
 PARSING_LABEL_SETS = ("pinet", "cihp", "lip", "atr")
 
@@ -46,10 +47,11 @@ def read_parsing(path, labels: str = "pinet", size=None, image_path=None) -> np.
         raise ValueError(f"parsing labels must be one of {PARSING_LABEL_SETS}, got {labels!r}")
     arr = read_label_map(path, "parsing", palette=PARSING_PALETTE if labels == "pinet" else None)
     if labels == "pinet":
-        if arr.max(initial=0) >= NUM_CLASSES or arr.min(initial=0) < 0:
-            raise ValueError(f"{path}: label {arr.max()} is not a PINet class (0..{NUM_CLASSES - 1}"
-                             f": {', '.join(CLASS_NAMES)}); for CIHP/LIP/ATR parsing pass "
-                             f"--parsing-labels cihp, lip or atr")
+        bad = bad_label(arr, NUM_CLASSES)
+        if bad:
+            raise ValueError(f"{path}: label {bad[0]} is not a PINet class (0..{NUM_CLASSES - 1}"
+                             f": {', '.join(CLASS_NAMES)}; at {bad[1]}); for CIHP/LIP/ATR "
+                             f"parsing pass --parsing-labels cihp, lip or atr")
         out = arr.astype(np.uint8)
     else:  # the data package's CIHP/LIP table (the same one `pinet-tf convert-parsing` uses)
         from pinet_tf.datasets.parsing_labels import convert_labels

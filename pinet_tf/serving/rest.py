@@ -30,6 +30,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+from pinet_tf.export.savedmodel import MAX_VERSION as _MAX_VERSION
 from pinet_tf.serving.core import RequestError, Status, invalid, model_status
 from pinet_tf.serving.validation import decode_json_inputs, max_values
 
@@ -157,6 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not match:
             raise RequestError(Status.NOT_FOUND, f"no such endpoint {self.path!r}")
         name, version, action = match.groups()
+        if version and (len(version) > 19 or int(version) > _MAX_VERSION):
+            raise invalid(f"version {version[:40]}{'...' if len(version) > 40 else ''} is out "
+                          f"of range (versions are integers up to {_MAX_VERSION})")
         return name, int(version) if version else None, action or ""
 
     def do_GET(self):
@@ -191,10 +195,15 @@ class _Handler(BaseHTTPRequestHandler):
         if raw is None:
             raise RequestError(Status.INVALID_ARGUMENT, "missing Content-Length (a predict "
                                "request needs a JSON body)", http=411)
-        if not raw.strip().isdigit():
-            raise invalid(f"Content-Length must be a non-negative integer, got {raw!r}")
-        length = int(raw)
+        raw = raw.strip()
+        if not (raw.isascii() and raw.isdigit()):
+            raise invalid(f"Content-Length must be a non-negative integer, got {raw[:40]!r}")
         limit, _ = self._body_limits(model)
+        if len(raw.lstrip("0")) > 19:  # beyond int64 (thousands of digits): never int() them
+            raise RequestError(Status.RESOURCE_EXHAUSTED,
+                               f"request body of {len(raw)}-digit length exceeds this server's "
+                               f"limit {limit} for model {self.core.model_name!r}")
+        length = int(raw.lstrip("0") or "0")
         if length == 0:
             raise invalid("empty request body; expected a JSON object with 'inputs' or "
                           "'instances'")

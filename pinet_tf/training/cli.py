@@ -81,7 +81,7 @@ def train_command(args) -> int:
         cfg, train_cfg = configs(args)
     try:
         result = train(cfg, train_cfg, args.out, data=args.data, resume=args.resume,
-                       verbose=log_verbosity(args.verbose))
+                       verbose=log_verbosity(args.verbose), data_changed=args.data_changed)
     except NonFiniteLossError as e:
         print(f"pinet-tf train: {e}")
         return 1
@@ -112,7 +112,12 @@ def register(subparsers) -> None:
                    help=f"model preset ({', '.join(PRESETS)}) or a config JSON file "
                         f"(default: the recipe's, --init-weights' or official)")
     p.add_argument("--data", default=None, help="pair-records directory (pinet-tf "
-                   "make-tfrecords); default: make a synthetic set under RUN_DIR/data")
+                   "make-tfrecords); default: the run's own with --resume, else make a "
+                   "synthetic set under RUN_DIR/data")
+    p.add_argument("--data-changed", action="store_true",
+                   help="with --resume: continue on --data although the run trained on other "
+                        "records (RUN_DIR/data.json; without this a different --data is "
+                        "refused, and --resume without --data uses the run's own)")
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--init-weights", default=None, metavar="WEIGHTS",
                    help="start from PREFIX.weights.h5 (e.g. from import-torch) or a run "

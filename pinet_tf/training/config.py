@@ -22,10 +22,9 @@ The config is written to RUN_DIR/train_config.json so that `--resume` continues 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 
-from pinet_tf.config import dataclass_from_dict
+from pinet_tf.config import dataclass_from_dict, load_config_file
 from pinet_tf.utils.atomic import write_json
 
 SCHEDULES = ("paper", "official")
@@ -215,5 +214,4 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
-        with open(path) as f:
-            return cls.from_dict(json.load(f))
+        return load_config_file(cls, path, "training config (TrainConfig JSON)")

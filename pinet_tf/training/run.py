@@ -29,24 +29,26 @@ import contextlib
 import dataclasses
 import math
 import os
-import shutil
 
 import keras
 import tensorflow as tf
 
 from pinet_tf.config import ModelConfig
-from pinet_tf.datasets.pipeline import naming_corrupt_shards
+from pinet_tf.datasets.pipeline import naming_corrupt_shards, raise_named_data_error
 from pinet_tf.models.io import (DISCRIMINATORS, RUN_CONFIG, RUN_WEIGHTS,
                                 discriminator_weights_paths, load_weights_checked,
-                                resolve_weights, save_generator, save_weights_atomic)
+                                resolve_weights, save_generator, save_weights_atomic,
+                                sidecar_config_path)
 from pinet_tf.training.callbacks import (AppearanceCurve, PhaseScheduler, RunController,
                                          TrainingLogger, sample_grid)
 from pinet_tf.training.config import TrainConfig
+from pinet_tf.training.rundata import (DATA_RECORD, check_data, check_new_run_folder,
+                                       record_data, recorded_data)
 from pinet_tf.training.distribute import (is_chief, make_strategy, numeric_features,
                                           run_custom_loop)
 from pinet_tf.training.schedules import make_optimizers
 from pinet_tf.training.trainer import PINetTrainer
-from pinet_tf.utils.atomic import write_json
+from pinet_tf.utils.atomic import undo_on_error, write_json
 
 TRAIN_CONFIG = "train_config.json"
 CHECKPOINTS = "checkpoints"
@@ -83,12 +85,22 @@ def _has_checkpoint(out) -> bool:
     return tf.train.latest_checkpoint(os.path.join(out, CHECKPOINTS)) is not None
 
 
-def check_run(cfg, train_cfg, out, data=None, resume=False):
+#: What a run writes at the top of RUN_DIR: a new run may go into a folder holding only these.
+RUN_ENTRIES = (RUN_CONFIG, TRAIN_CONFIG, CHECKPOINTS, "logs", "samples", METRICS, CURVE,
+               RUN_WEIGHTS, sidecar_config_path(RUN_WEIGHTS), "data",
+               *(f"{n}.weights.h5" for n in DISCRIMINATORS))
+
+
+def check_run(cfg, train_cfg, out, data=None, resume=False, data_changed=False):
     """(ModelConfig, TrainConfig) the run will use; raises on any bad input, writing nothing.
 
-    With `resume`, both come from RUN_DIR (a given `cfg` must equal the saved one)."""
+    With `resume`, both come from RUN_DIR (a given `cfg` must equal the saved one), and so does
+    the data unless `data` is given (a different one only with `data_changed`)."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, expected a run directory")
+    if not resume:
+        check_new_run_folder(out, RUN_ENTRIES)
+    data = check_data(out, data, resume, data_changed)
     if resume:
         if not _has_checkpoint(out):
             raise FileNotFoundError(f"--resume: no checkpoint in {os.path.join(out, CHECKPOINTS)}")
@@ -125,21 +137,17 @@ def check_run(cfg, train_cfg, out, data=None, resume=False):
 
 @contextlib.contextmanager
 def run_directory(out, resume):
-    """Create RUN_DIR; if the block fails before a checkpoint exists, remove what it created."""
-    existed = os.path.isdir(out)
-    before = set(os.listdir(out)) if existed else set()
-    os.makedirs(out, exist_ok=True)
-    try:
-        yield out
-    except BaseException:
-        if not resume and not _has_checkpoint(out):
-            if existed:
-                for name in set(os.listdir(out)) - before:
-                    path = os.path.join(out, name)
-                    shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
-            else:
-                shutil.rmtree(out, ignore_errors=True)
-        raise
+    """Create RUN_DIR; if the block fails before a checkpoint exists, remove what it created. A
+    bad record that only TensorFlow notices while the block reads the run's data (a checksum, a
+    PNG, a record count) becomes one `CorruptShardError` naming the shard and the record."""
+    with undo_on_error(out, keep=lambda: resume or _has_checkpoint(out)):
+        try:
+            yield out
+        except tf.errors.OpError as e:
+            records = recorded_data(out)
+            if records is None:
+                raise
+            raise_named_data_error(records, None, e)
 
 
 def load_initial_weights(trainer, source, cfg, log=print) -> None:
@@ -181,15 +189,24 @@ def restore_checkpoint(manager) -> None:
 
 # -- data ----------------------------------------------------------------------------------
 def resolve_data(data, out, cfg, seed=0):
-    """A records directory: `data` itself, or a synthetic set made under RUN_DIR/data."""
+    """A records directory: `data` itself, else the one RUN_DIR/data.json records (a resumed
+    run), else a synthetic set made under RUN_DIR/data. The choice is recorded in
+    RUN_DIR/data.json, so `--resume` without `--data` continues on the same records."""
     from pinet_tf import datasets
 
-    if data:
-        return data
-    identities, poses = datasets.SYNTHETIC_SIZE
-    print(f"no --data: making a synthetic set ({identities} identities x {poses} poses, "
-          f"{cfg.image_height}x{cfg.image_width}) under {os.path.join(out, 'data')}", flush=True)
-    return datasets.prepare_synthetic(os.path.join(out, "data"), cfg, identities, poses, seed)
+    if not data:
+        data = recorded_data(out)
+        if data:
+            print(f"data: {data} (recorded in {os.path.join(out, DATA_RECORD)})", flush=True)
+    if not data:
+        identities, poses = datasets.SYNTHETIC_SIZE
+        print(f"no --data: making a synthetic set ({identities} identities x {poses} poses, "
+              f"{cfg.image_height}x{cfg.image_width}) under {os.path.join(out, 'data')}",
+              flush=True)
+        data = datasets.prepare_synthetic(os.path.join(out, "data"), cfg, identities, poses,
+                                          seed)
+    record_data(out, data)
+    return data
 
 
 def steps_per_epoch(records, train_cfg) -> int:
@@ -235,11 +252,11 @@ def training_data(records, cfg, train_cfg, start_step=0):
 # -- the run -------------------------------------------------------------------------------
 def train(cfg: ModelConfig | None, train_cfg: TrainConfig | None, out: str,
           data: str | None = None, resume: bool = False, verbose: int = 1,
-          evaluate: bool = True) -> dict:
+          evaluate: bool = True, data_changed: bool = False) -> dict:
     """Train into RUN_DIR `out`; returns {"step", "split", "metrics", "results"}.
 
     With `resume`, cfg and train_cfg may be None (RUN_DIR's are used)."""
-    cfg, train_cfg = check_run(cfg, train_cfg, out, data, resume)
+    cfg, train_cfg = check_run(cfg, train_cfg, out, data, resume, data_changed)
     if train_cfg.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -111,7 +111,9 @@ def atomic_dir(path, mode: int = 0o755, replace: bool = False):
             for name in files:
                 _fsync_path(os.path.join(root, name))
         os.chmod(tmp, mode)  # mkdtemp makes 0700; a server may run as another user
-        if os.path.exists(path):
+        if not replace:
+            _claim_rename(tmp, path)  # never over a folder another writer put there meanwhile
+        elif os.path.exists(path):
             aside = tempfile.mkdtemp(prefix=TMP_PREFIX + "old-" + os.path.basename(path) + "-",
                                      dir=parent)
             os.rmdir(aside)
@@ -123,6 +125,60 @@ def atomic_dir(path, mode: int = 0o755, replace: bool = False):
         _fsync_path(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _claim_rename(tmp: str, path: str) -> None:
+    """Rename folder `tmp` to `path` only if nobody holds `path`: an exclusive mkdir claims the
+    name (FileExistsError when taken), then the rename replaces that empty folder atomically."""
+    os.mkdir(path)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+        raise
+
+
+class Claim:
+    """What `atomic_claim` yields: `tmp` to fill, then `path`, the name it was given."""
+
+    def __init__(self, tmp: str):
+        self.tmp, self.path = tmp, None
+
+
+@contextlib.contextmanager
+def atomic_claim(parent, names, mode: int = 0o755):
+    """Yield a `Claim` whose `tmp` folder (beside the final one) the block fills; on success it
+    is renamed to the first of `names` (an iterable of names in `parent`) that is free, each
+    claimed by an exclusive mkdir, so two writers racing for one name (two `export`s to one base)
+    never replace each other: the loser takes the next name. FileExistsError when every name is
+    taken."""
+    parent = os.fspath(parent)
+    os.makedirs(parent, exist_ok=True)
+    claim = Claim(tempfile.mkdtemp(prefix=TMP_PREFIX + "claim-", dir=parent))
+    try:
+        yield claim
+        for root, _, files in os.walk(claim.tmp):
+            for name in files:
+                _fsync_path(os.path.join(root, name))
+        os.chmod(claim.tmp, mode)
+        taken = []
+        for name in names:
+            path = os.path.join(parent, name)
+            try:
+                _claim_rename(claim.tmp, path)
+            except FileExistsError:
+                taken.append(name)
+                continue
+            claim.path = path
+            break
+        else:
+            raise FileExistsError(f"{os.path.join(parent, taken[-1] if taken else '')}: already "
+                                  f"exists")
+        _fsync_path(parent)
+    except BaseException:
+        shutil.rmtree(claim.tmp, ignore_errors=True)
         raise
 
 
@@ -174,3 +230,31 @@ def atomic_files(folder):
         _fsync_path(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def undo_on_error(folder, keep=None):
+    """Create `folder` if missing; if the block fails, remove what it added (the whole folder
+    when the block created it, else only the new entries), unless `keep()` says the work so
+    far is worth keeping (e.g. a training run's checkpoint). For outputs written as they are
+    made (generated pictures, a run directory), so a failed run leaves nothing partial."""
+    folder = os.fspath(folder)
+    existed = os.path.isdir(folder)
+    before = set(os.listdir(folder)) if existed else set()
+    os.makedirs(folder, exist_ok=True)
+    try:
+        yield folder
+    except BaseException:
+        if keep is None or not keep():
+            if not existed:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                for name in set(os.listdir(folder)) - before:
+                    path = os.path.join(folder, name)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(path)
+        raise
+

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pinet_tf.config import KEYPOINT_NAMES, NUM_KEYPOINTS
-from pinet_tf.utils.readers import NonFinite, check_file, loads_finite, read_json, read_text
+from pinet_tf.utils.readers import (NonFinite, check_file, loads_finite, os_error, read_json,
+                                    read_text)
 
 log = logging.getLogger("pinet_tf.readers")
 
@@ -75,7 +76,23 @@ def _annotation_row(line: str):
         raise ValueError("keypoints must be numbers")
     if not name:
         raise ValueError("empty name")
-    return name, np.stack([np.asarray(ys, np.float32), np.asarray(xs, np.float32)], axis=1)
+    return name, np.stack([_coordinates(ys, "y"), _coordinates(xs, "x")], axis=1)
+
+
+#: Largest keypoint coordinate accepted (pixels): beyond it a number is not a position (and
+#: would overflow float32 to inf).
+MAX_COORDINATE = 1e6
+
+
+def _coordinates(values, what="keypoint") -> np.ndarray:
+    """Numbers -> float32, each finite and within +-MAX_COORDINATE (else one ValueError naming
+    the first bad value, never an OverflowError or an inf)."""
+    for v in values:
+        if type(v) in (int, float) and not -MAX_COORDINATE <= v <= MAX_COORDINATE:
+            shown = f"{v:.4g}" if isinstance(v, float) else f"an integer of {len(str(v))} digits"
+            raise ValueError(f"{what} value {shown} is out of range (coordinates are pixels, "
+                             f"at most {MAX_COORDINATE:.0e})")
+    return np.asarray(values, np.float32)
 
 
 def read_annotations(path) -> dict:
@@ -95,8 +112,8 @@ def read_annotations(path) -> dict:
         try:
             name, kp = _annotation_row(line)
         except NonFinite as e:
-            raise ValueError(f"{path}:{number}: {e.token} is not a finite number (keypoints "
-                             f"must be finite, -1 for missing): {line[:120]!r}") from None
+            raise ValueError(f"{path}:{number}: {e.token} {e.reason} (keypoints must be "
+                             f"finite, -1 for missing): {line[:120]!r}") from None
         except (ValueError, TypeError) as e:
             raise ValueError(f"{path}:{number}: malformed annotation row ({e}): "
                              f"{line[:120]!r}") from None
@@ -144,7 +161,10 @@ def _confident(triples: np.ndarray, min_confidence: float) -> np.ndarray:
 def _triples(values, path, field) -> np.ndarray:
     if not isinstance(values, list) or not all(type(v) in (int, float) for v in values):
         raise ValueError(f"{path}: {field} must be a flat list of numbers")
-    arr = np.asarray(values, dtype=np.float64)
+    try:
+        arr = _coordinates(values).astype(np.float64)
+    except ValueError as e:
+        raise ValueError(f"{path}: {field}: {e}") from None
     if arr.size % 3:
         raise ValueError(f"{path}: {field} must hold x, y, confidence triples; got "
                          f"{arr.size} numbers")
@@ -209,7 +229,7 @@ def _compact(values, path) -> np.ndarray:
     """18 [y, x] pairs (-1, or any negative coordinate, = missing)."""
     try:
         kp = np.asarray(values, np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         kp = np.zeros(0)
     if kp.shape != (NUM_KEYPOINTS, 2) or kp.dtype.kind not in "fiu":
         raise ValueError(f"{path}: keypoints have shape {kp.shape}, expected (18, 2) (y, x) "
@@ -219,6 +239,11 @@ def _compact(values, path) -> np.ndarray:
         k = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{path}: keypoint {k} ({KEYPOINT_NAMES[k]}) is {kp[k].tolist()}: not "
                          f"finite numbers")
+    big = np.abs(kp) > MAX_COORDINATE
+    if big.any():
+        k = int(np.flatnonzero(big.any(axis=1))[0])
+        raise ValueError(f"{path}: keypoint {k} ({KEYPOINT_NAMES[k]}) is {kp[k].tolist()}: out "
+                         f"of range (coordinates are pixels, at most {MAX_COORDINATE:.0e})")
     kp = kp.astype(np.float32)
     kp[(kp < 0).any(axis=1)] = -1.0
     return kp
@@ -259,18 +284,38 @@ def _coco(doc, path, min_confidence, person, choose_with):
                      f"numbers) or 18 (COCO-18: 54 numbers)")
 
 
+def _npy_header(path):
+    """(shape, dtype) from a .npy header, read before any data (a header may declare a shape
+    of terabytes)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, _, dtype = read(f)
+    return shape, dtype
+
+
 def _read_npy(path) -> np.ndarray:
     path = check_file(path, "keypoint file")
     try:
-        arr = np.load(path, allow_pickle=False)
+        shape, dtype = _npy_header(path)
+        if tuple(shape) == (NUM_KEYPOINTS, 2) and dtype.kind in "fiu":
+            arr = np.load(path, allow_pickle=False)
     except OSError as e:
         if e.errno is not None:
             raise os_error(path, e, "keypoint file") from None
         raise ValueError(f"{path}: not a readable .npy array ({e})") from None
     except (ValueError, EOFError) as e:
         raise ValueError(f"{path}: not a readable .npy array ({e})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-        raise ValueError(f"{path}: expected a numeric array of 18 (y, x) pairs")
+    if dtype.kind not in "fiu":
+        raise ValueError(f"{path}: not a readable .npy array (its header declares dtype "
+                         f"{str(dtype)[:40]}; expected numbers)")
+    if tuple(shape) != (NUM_KEYPOINTS, 2):
+        shown = str(tuple(shape)) if len(str(tuple(shape))) < 60 else f"of {len(shape)} axes"
+        raise ValueError(f"{path}: keypoints have shape {shown}, expected (18, 2) (y, x) pairs "
+                         f"in COCO-18 order (declared by the .npy header; no data was read)")
     return _compact(arr, path)
 
 

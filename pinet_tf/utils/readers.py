@@ -21,6 +21,7 @@ import json
 import os
 import re
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -93,11 +94,24 @@ def read_text(path, what: str) -> str:
 
 
 class NonFinite(ValueError):
-    """A NaN / inf number in JSON (`token` is its text)."""
+    """A NaN / inf number in JSON, or an integer too long to be a value (`token` is its text,
+    shortened; `reason` what is wrong with it)."""
 
-    def __init__(self, token):
+    def __init__(self, token, reason="is not a finite number"):
         super().__init__(token)
-        self.token = token
+        self.token, self.reason = token, reason
+
+
+#: Longest integer literal `loads_finite` converts (int64 has 19 digits); a longer one is refused
+#: before Python parses it (a 5,000-digit number is a ValueError in `int`).
+MAX_INT_DIGITS = 19
+
+
+def _bounded_int(text):
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise NonFinite(text[:20] + ("..." if len(text) > 20 else ""),
+                        f"is out of range (an integer of {len(text.lstrip('-'))} digits)")
+    return int(text)
 
 
 def _finite_float(text):
@@ -112,8 +126,10 @@ def _refuse_constant(name):
 
 
 def loads_finite(text: str):
-    """`json.loads` that refuses NaN / Infinity / overflowing numbers (raises `NonFinite`)."""
-    return json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+    """`json.loads` that refuses NaN / Infinity / overflowing numbers and integers longer than
+    MAX_INT_DIGITS (raises `NonFinite`)."""
+    return json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant,
+                      parse_int=_bounded_int)
 
 
 def _line_of(text: str, token: str) -> int:
@@ -127,7 +143,7 @@ def read_json(path, what: str):
     try:
         return loads_finite(text)
     except NonFinite as e:
-        raise ValueError(f"{path}:{_line_of(text, e.token)}: {e.token} is not a finite number "
+        raise ValueError(f"{path}:{_line_of(text, e.token.rstrip('.'))}: {e.token} {e.reason} "
                          f"(the {what} must hold finite numbers)") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg}); expected the "
@@ -137,6 +153,10 @@ def read_json(path, what: str):
 
 
 # -- images ----------------------------------------------------------------------------------------
+#: Largest picture decoded (pixels, from the header, before any decoding): a 48 Mpx phone photo
+#: passes; a few hundred bytes declaring 144 Mpx (gigabytes once decoded) does not.
+MAX_PIXELS = 64 << 20
+
 #: Image modes whose pixels are label ids.
 LABEL_MODES = ("L", "P", "I", "I;16", "I;16L", "I;16B")
 
@@ -147,9 +167,13 @@ def _decode(path, what: str, convert):
 
     path = check_file(path, what)
     try:
-        with Image.open(path) as im:
-            im.load()
-            return convert(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS rules
+            with Image.open(path) as im:
+                w, h = im.size  # from the header: nothing decoded yet
+                if w * h <= MAX_PIXELS:
+                    im.load()
+                    return convert(im)
     except Image.DecompressionBombError as e:
         raise ValueError(f"{path}: the {what} is too large to decode safely "
                          f"({str(e).rstrip('.')})") from None
@@ -162,6 +186,9 @@ def _decode(path, what: str, convert):
         raise ValueError(f"{path}: cannot read {what} (corrupt or truncated file: {e})") from None
     except (SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError) as e:
         raise ValueError(f"{path}: cannot read {what} (corrupt file: {e})") from None
+    raise ValueError(f"{path}: the {what} declares {w}x{h} pixels ({w * h / 1e6:.0f} Mpx), more "
+                     f"than this reader decodes ({MAX_PIXELS / 1e6:.0f} Mpx); nothing was "
+                     f"decoded")
 
 
 def read_image(path, what: str = "image") -> np.ndarray:
@@ -175,6 +202,17 @@ def _label_pixels(im):
     if im.mode not in ("RGB", "RGBA"):
         im = im.convert("RGB")
     return im.mode, np.asarray(im)
+
+
+def bad_label(labels: np.ndarray, count: int):
+    """(the first label outside 0..count-1, "row R, column C" where it is), or None when every
+    label is in range: a negative label is named as itself, never as the largest one."""
+    labels = np.asarray(labels)
+    bad = (labels < 0) | (labels >= count)
+    if not bad.any():
+        return None
+    at = np.unravel_index(int(np.flatnonzero(bad)[0]), labels.shape)
+    return int(labels[at]), ", ".join(f"{axis} {i}" for axis, i in zip(("row", "column"), at))
 
 
 def read_label_map(path, what: str = "parsing map", palette=None) -> np.ndarray:

@@ -36,6 +36,34 @@ MEMORY_RATIO = 4              # tensor bytes per byte of file ...
 MEMORY_SLACK = 8 << 20        # ... plus this much, for small files
 
 
+MAX_ZIP_ENTRIES = 10_000       # a state dict: one entry per storage, plus ~5
+MAX_ZIP_DIRECTORY = 4 << 20   # central directory bytes (~100 per entry)
+
+
+def _check_zip_directory(path) -> None:
+    """Refuse a zip whose end record declares more than MAX_ZIP_ENTRIES entries or a central
+    directory over MAX_ZIP_DIRECTORY bytes: `zipfile` builds an object per entry (400,000
+    entries: ~200 MB) before anyone could look."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - (1 << 16) - 22))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return  # zipfile reports it
+        entries, directory = struct.unpack("<HL", tail[at + 10:at + 16])
+        locator = tail[at - 20:at] if at >= 20 else b""
+        if locator[:4] == b"PK\x06\x07":  # zip64: the real counts are in the zip64 record
+            f.seek(struct.unpack("<Q", locator[8:16])[0])
+            record = f.read(56)
+            if record[:4] == b"PK\x06\x06" and len(record) == 56:
+                entries, directory = struct.unpack("<QQ", record[32:48])
+    if entries > MAX_ZIP_ENTRIES or directory > MAX_ZIP_DIRECTORY:
+        raise TorchFileError(f"the zip archive declares {entries} entries ({directory} bytes of "
+                             f"directory), more than a state dict has (at most "
+                             f"{MAX_ZIP_ENTRIES}); nothing was read")
+
+
 class StateDictFile:
     """A `.pth` file opened and checked; no tensor bytes read yet.
 
@@ -58,6 +86,7 @@ class StateDictFile:
             with open(self.path, "rb") as f:
                 head = f.read(4)
             if zipfile.is_zipfile(self.path):
+                _check_zip_directory(self.path)  # before zipfile reads it whole
                 self._zip = zipfile.ZipFile(self.path)
                 obj = self._open_zip()
             elif head == b"PK\x03\x04":

@@ -23,6 +23,7 @@ import numpy as np
 MAX_PICKLE_BYTES = 16 << 20   # the official generator's pickle is ~40 KB
 MAX_PICKLE_OPS = 500_000      # ~35 opcodes per tensor (official G: 10,555)
 MAX_PICKLE_STACK = 10_000     # torch batches containers by 1000 items
+MAX_PICKLE_NESTING = 100      # a state dict nests ~6 deep (dict, tensor, its args, a size)
 
 short = reprlib.Repr()
 short.maxlevel, short.maxstring, short.maxother = 3, 60, 60
@@ -220,32 +221,68 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self._persistent(pid)
 
 
+_MUTATORS = {"SETITEM", "SETITEMS", "APPEND", "APPENDS", "ADDITEMS", "BUILD"}
+_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GETS = {"GET", "BINGET", "LONG_BINGET"}
+
+
 def _check_pickle(buf: io.BytesIO) -> None:
     """Walk the opcodes from `buf`'s position (not moved) without building anything: refuse a
-    pickle longer than MAX_PICKLE_BYTES, with more than MAX_PICKLE_OPS opcodes, or whose stack
-    grows deeper than MAX_PICKLE_STACK (deep nesting)."""
+    pickle longer than MAX_PICKLE_BYTES, with more than MAX_PICKLE_OPS opcodes, whose stack
+    grows deeper than MAX_PICKLE_STACK, or whose objects nest deeper than MAX_PICKLE_NESTING
+    (e.g. a tuple inside a tuple a million times, which crashes the interpreter when hashed as
+    a dict key). The walk keeps each stack item's nesting level (memo included)."""
     start = buf.tell()
-    depth, marks, ops = 0, [], 0
-    for op, _, pos in pickletools.genops(buf):
+    levels, marks, memo, ops = [], [], {}, 0
+    for op, arg, pos in pickletools.genops(buf):
         ops += 1
         if ops > MAX_PICKLE_OPS or pos - start > MAX_PICKLE_BYTES:
             raise TorchFileError(f"the pickle has more than {MAX_PICKLE_OPS} opcodes or "
                                  f"{MAX_PICKLE_BYTES} bytes: not a state dict")
-        before = op.stack_before
-        if op.name == "MARK":
-            marks.append(depth)
-        elif pickletools.markobject in before or (op.name == "POP" and marks
-                                                  and marks[-1] == depth - 1):
+        before, name = op.stack_before, op.name
+        if name == "MARK":
+            marks.append(len(levels))
+            continue
+        if name in _PUTS or name == "MEMOIZE":
+            if levels:
+                memo[len(memo) if name == "MEMOIZE" else arg] = levels[-1]
+            continue
+        if name == "POP" and marks and marks[-1] == len(levels):  # pops the mark itself
+            marks.pop()
+            continue
+        if name in _GETS:
+            levels.append(memo.get(arg, 0))
+        elif pickletools.markobject in before:
             if not marks:
-                raise TorchFileError(f"malformed pickle: {op.name} without MARK at byte {pos}")
-            depth = marks.pop() - (before.index(pickletools.markobject)
-                                   if pickletools.markobject in before else 0)
+                raise TorchFileError(f"malformed pickle: {name} without MARK at byte {pos}")
+            at = marks.pop()
+            items = levels[at:]
+            below = before.index(pickletools.markobject) if pickletools.markobject in before else 0
+            del levels[at:]
+            taken = levels[len(levels) - below:] if below else []
+            if below:
+                del levels[len(levels) - below:]
+            inner = max(items, default=0) + 1
+            if op.stack_after and name in _MUTATORS:  # the container below stays itself
+                levels.append(max(taken[0] if taken else 0, inner))
+            elif op.stack_after:
+                levels += [max([inner, *taken])] * len(op.stack_after)
         else:
-            depth -= len(before)
-        depth += len(op.stack_after)
-        if depth > MAX_PICKLE_STACK:
+            n = min(len(before), len(levels))
+            taken = levels[len(levels) - n:] if n else []
+            if n:
+                del levels[len(levels) - n:]
+            if name in _MUTATORS and taken:
+                levels.append(max([taken[0], *(t + 1 for t in taken[1:])]))
+            else:
+                level = max(taken, default=-1) + 1
+                levels += [level] * len(op.stack_after)
+        if len(levels) > MAX_PICKLE_STACK:
             raise TorchFileError(f"the pickle nests deeper than {MAX_PICKLE_STACK} levels "
                                  f"(at byte {pos}): not a state dict")
+        if levels and levels[-1] > MAX_PICKLE_NESTING:
+            raise TorchFileError(f"the pickle nests objects more than {MAX_PICKLE_NESTING} "
+                                 f"deep (at byte {pos}): not a state dict")
     buf.seek(start)
 
 

@@ -121,6 +121,28 @@ def _outside(data):
     return _set_first_y("70")(data)
 
 
+# issue 29: names that escape, labels below 0, declared sizes, numbers out of range
+def _escaping_pair(data):
+    path = os.path.join(data, patn.pairs_csv("test"))
+    lines = open(path).read().rstrip("\n").split("\n")
+    first = lines[1].split(",")[0]
+    open(path, "a").write(f"\n../../outside/x.png,{first}\n")
+    return path, len(lines) + 2
+
+
+def _negative_label(data):
+    name = _last_test_image(data)
+    path = os.path.join(data, "testSPL2", os.path.splitext(name)[0] + ".png")
+    labels = np.full((64, 44), 2, np.int32)
+    labels[5, 7] = -3
+    Image.fromarray(labels).save(path, format="TIFF")  # mode I: a label map may hold negatives
+    return path, None
+
+
+def _huge_header(path):
+    bad_files.bomb_png(pathlib.Path(path), side=12000)  # 144 Mpx declared, a few bytes on disk
+
+
 DATA_CASES = [
     ("nan keypoint", _set_first_y("NaN"), "NaN is not a finite number"),
     ("inf keypoint", _set_first_y("Infinity"), "Infinity is not a finite number"),
@@ -129,10 +151,18 @@ DATA_CASES = [
     ("bomb image", _image(_bomb), "too large to decode safely"),
     ("truncated image", _image(_truncate), "cannot read image"),
     ("folder for image", _image(_folder_instead), "is a folder, expected an image"),
-    ("label above 11", _parsing(15), "label 15 > 11"),
+    ("label above 11", _parsing(15), "label 15 outside 0..11"),
     ("missing parsing", _missing_parsing, "missing parsing map"),
     ("malformed pairs row", _pairs_row, "malformed pairs row"),
     ("keypoint outside", _outside, "outside the 64x44 image"),
+    # issue 29
+    ("pairs name escapes (class 2)", _escaping_pair, "'../../outside/x.png' is not a plain file"),
+    ("negative label (class 6)", _negative_label, "label -3 outside 0..11 (at row 5, column 7"),
+    ("144 Mpx header (class 3)", _image(_huge_header), "declares 12000x12000 pixels"),
+    ("5000-digit integer (class 4)", _set_first_y("1" + "0" * 5000), "is out of range"),
+    ("10^30 integer (class 4)", _set_first_y("1" + "0" * 30), "is out of range"),
+    ("1e30 coordinate (class 4)", _set_first_y("1e30"), "value 1e+30 is out of range"),
+    ("1e400 coordinate (class 4)", _set_first_y("1e400"), "1e400 is not a finite number"),
 ]
 
 
@@ -286,4 +316,75 @@ def test_convert_parsing_writes_nothing_when_a_map_fails(tmp_path, capsys, bad, 
     line = [ln for ln in err.splitlines() if "error:" in ln][-1]
     assert str(src / "b.png") in line and message in line and "Traceback" not in err, line
     assert os.listdir(out) == ["old.png"] and (out / "old.png").read_bytes() == b"keep"
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
+
+
+# -- issue 29, class 1: only what this program wrote is ever replaced ----------------------------
+def _tree(folder):
+    """{relative path: bytes} of every file under `folder`."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            out[os.path.relpath(path, folder)] = open(path, "rb").read()
+    return out
+
+
+def _one_error(capsys, verb):
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith(f"pinet-tf {verb}: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_synth_never_replaces_a_users_set_in_the_authors_layout(small_data, tmp_path, capsys):
+    """A user's own data set with the authors' folder names (here: real-looking pictures and
+    CSVs copied from a set, without the marker synth writes) is refused, byte for byte kept."""
+    mine = str(tmp_path / "my_photos")
+    shutil.copytree(small_data, mine)
+    os.remove(os.path.join(mine, synthetic.MARKER))
+    before = _tree(mine)
+    assert main(["synth", "--out", mine, "--identities", "2", "--poses-per-identity", "2",
+                 "--size", "64x44"]) == 2
+    line = _one_error(capsys, "synth")
+    assert mine in line and f"no {synthetic.MARKER}" in line, line
+    assert _tree(mine) == before
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
+    # a set synth wrote itself is replaced (the marker says so)
+    ours = str(tmp_path / "ours")
+    assert main(["synth", "--out", ours, "--identities", "2", "--poses-per-identity", "2",
+                 "--size", "64x44"]) == 0
+    assert main(["synth", "--out", ours, "--identities", "3", "--poses-per-identity", "2",
+                 "--size", "64x44", "--seed", "1"]) == 0
+    assert os.path.isfile(os.path.join(ours, synthetic.MARKER))
+
+
+def _foreign_records(folder, manifest=None):
+    os.makedirs(folder)
+    for name in ("train-00000-of-00001.tfrecord", "test-00000-of-00001.tfrecord"):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(b"someone else's records " + name.encode())
+    if manifest is not None:
+        with open(os.path.join(folder, tfrecords.MANIFEST), "w") as f:
+            json.dump(manifest, f)
+
+
+@pytest.mark.parametrize("manifest, why", [
+    (None, "no manifest.json written by make-tfrecords"),
+    ({"format": "their-tool", "splits": {}}, "no manifest.json written by make-tfrecords"),
+    ("ours-plus-theirs", "not listed in its manifest.json"),
+], ids=["shards without a manifest", "another tool's manifest", "extra shard in our folder"])
+def test_make_tfrecords_never_replaces_someone_elses_records(small_data, small_records,
+                                                             tmp_path, capsys, manifest, why):
+    out = str(tmp_path / "records")
+    if manifest == "ours-plus-theirs":
+        shutil.copytree(small_records, out)
+        open(os.path.join(out, "train-00007-of-00009.tfrecord"), "wb").write(b"theirs")
+    else:
+        _foreign_records(out, manifest)
+    before = _tree(out)
+    assert main(["make-tfrecords", "--data", small_data, "--out", out]) == 2
+    line = _one_error(capsys, "make-tfrecords")
+    assert out in line and why in line, line
+    assert _tree(out) == before
     assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []

@@ -84,7 +84,7 @@ def test_label_above_11(data):
     labels = np.asarray(Image.open(par)).copy()
     labels[5, 5] = 12
     Image.fromarray(labels).save(par)
-    with pytest.raises(ValueError, match=rf"{par}: label 12 > 11"):
+    with pytest.raises(ValueError, match=rf"{par}: label 12 outside 0..11"):
         _read_all(data)
 
 

@@ -102,7 +102,7 @@ def test_out_holding_other_files_is_refused(tiny_synthetic_data, tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(ValueError, match=r"mine: holds files that are not pair records "
-                                         r"\(notes.txt\)"):
+                                         r"\(notes.txt; no manifest.json written by "):
         tfrecords.convert(tiny_synthetic_data, str(out))
     assert (out / "notes.txt").read_text() == "keep me"
     (tmp_path / "file").write_text("x")

@@ -211,7 +211,7 @@ def test_cli_export_from_weights_file(exp, tmp_path, capsys, monkeypatch):
 def test_stale_temporary_exports_are_removed_by_the_next_export(tmp_path, monkeypatch):
     """A killed export leaves a hidden .tmp-* folder; the next export removes it once it is
     older than STALE_EXPORT_SECONDS (a younger one may be a live export's) and writes through
-    pinet_tf.utils.atomic.atomic_dir."""
+    pinet_tf.utils.atomic.atomic_claim."""
     import time
 
     from pinet_tf.utils import atomic
@@ -223,9 +223,9 @@ def test_stale_temporary_exports_are_removed_by_the_next_export(tmp_path, monkey
     old = time.time() - savedmodel.STALE_EXPORT_SECONDS - 60
     os.utime(stale, (old, old))
     used = []
-    real = atomic.atomic_dir
-    monkeypatch.setattr(savedmodel, "atomic_dir", lambda path, **kw: used.append(path) or
-                        real(path, **kw))
+    real = atomic.atomic_claim
+    monkeypatch.setattr(savedmodel, "atomic_claim", lambda parent, names, **kw: used.append(
+        parent) or real(parent, names, **kw))
 
     class Module(tf.Module):
         def __init__(self, *args, **kwargs):
@@ -238,14 +238,19 @@ def test_stale_temporary_exports_are_removed_by_the_next_export(tmp_path, monkey
                         lambda obj, path, signatures=None: open(
                             os.path.join(path, "saved_model.pb"), "wb").close())
     path = savedmodel.export_saved_model(None, ModelConfig.tiny(), str(base))
-    assert path == str(base / "1") and used == [path]
+    assert path == str(base / "1") and used == [str(base)]
     assert sorted(os.listdir(base)) == [".tmp-4-running", "1"]
     assert sorted(os.listdir(path)) == ["assets", "config.json", "saved_model.pb"]
 
 
+_RANGE = "--version must be an integer from 1 to 9223372036854775807 (TF-Serving's int64), got "
+
+
 @pytest.mark.parametrize("argv,message", [
-    (["--version", "0"], "--version must be >= 1, got 0"),
-    (["--version", "-3"], "--version must be >= 1, got -3"),
+    (["--version", "0"], _RANGE + "0"),
+    (["--version", "-3"], _RANGE + "-3"),
+    (["--version", str(2 ** 63)], _RANGE + str(2 ** 63)),  # issue 29, class 4
+    (["--version", "9" * 5000], _RANGE + "9" * 40),
 ])
 def test_cli_export_bad_version_leaves_nothing(exp, tmp_path, capsys, monkeypatch, argv,
                                                message):
@@ -259,7 +264,7 @@ def test_cli_export_bad_version_leaves_nothing(exp, tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert err.strip() == f"pinet-tf export: error: {message}"
     assert not base.exists()  # not even the base folder
-    with pytest.raises(ValueError, match="version must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="--version must be an integer from 1 to"):
         savedmodel.export_saved_model(exp.generator, exp.cfg, str(base), version=0)
     assert not base.exists()
 
@@ -277,3 +282,59 @@ def test_graph_checks_come_from_the_input_table(loaded, inputs):
                 condition_parsing=inputs["source_parsing"], regions=regions)
     with pytest.raises(tf.errors.InvalidArgumentError, match="regions: regions must be 0 or 1"):
         loaded.signatures["texture_transfer"](**args)
+
+
+# -- issue 29: versions claimed atomically, numbers bounded like TF-Serving's int64 ----------------
+class _FakeModule(tf.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def signatures(self):
+        return {}
+
+
+def test_two_exports_to_one_base_at_once_get_two_versions(tmp_path, monkeypatch, caplog):
+    """Export A picks version 1; while it writes, export B (to the same base) completes as
+    version 1. A must not replace B's model: it takes version 2."""
+    base = str(tmp_path / "m")
+    calls = []
+
+    def save(obj, path, signatures=None):
+        calls.append(path)
+        with open(os.path.join(path, "saved_model.pb"), "w") as f:
+            f.write(f"model {len(calls)}")
+        if len(calls) == 1:  # A is writing: B runs from start to end meanwhile
+            assert savedmodel.export_saved_model(None, ModelConfig.tiny(), base) == \
+                os.path.join(base, "1")
+    monkeypatch.setattr(savedmodel, "ServingModule", _FakeModule)
+    monkeypatch.setattr(savedmodel.tf.saved_model, "save", save)
+    a = savedmodel.export_saved_model(None, ModelConfig.tiny(), base)
+    assert a == os.path.join(base, "2")
+    assert open(os.path.join(base, "1", "saved_model.pb")).read() == "model 2"  # B's, kept
+    assert open(os.path.join(base, "2", "saved_model.pb")).read() == "model 1"  # A's
+    assert sorted(os.listdir(base)) == ["1", "2"]
+    # an explicit --version taken meanwhile is an error, and nothing is replaced
+    calls.clear()
+
+    def save_racing_3(obj, path, signatures=None):
+        open(os.path.join(path, "saved_model.pb"), "w").write("mine")
+        os.makedirs(os.path.join(base, "3"))
+        open(os.path.join(base, "3", "saved_model.pb"), "w").write("theirs")
+    monkeypatch.setattr(savedmodel.tf.saved_model, "save", save_racing_3)
+    with pytest.raises(ValueError, match="version 3 of .* was taken by another export"):
+        savedmodel.export_saved_model(None, ModelConfig.tiny(), base, version=3)
+    assert open(os.path.join(base, "3", "saved_model.pb")).read() == "theirs"
+    assert sorted(os.listdir(base)) == ["1", "2", "3"]
+
+
+def test_version_folders_out_of_int64_are_ignored_with_a_log_line(tmp_path, caplog):
+    base = tmp_path / "m"
+    for name in ("2", str(2 ** 63), "9" * 200, "0"):
+        os.makedirs(base / name)
+        (base / name / "saved_model.pb").write_bytes(b"")
+    with caplog.at_level("WARNING", logger="pinet_tf.serving"):
+        assert savedmodel.list_versions(str(base)) == [2]
+        assert savedmodel.next_version(str(base)) == 3
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(str(2 ** 63) in ln and "integers 1..9223372036854775807" in ln for ln in lines)
+    assert all("\n" not in ln for ln in lines)

@@ -17,6 +17,7 @@ from pinet_tf import cli
 from pinet_tf.config import ModelConfig
 from pinet_tf.export import torch_import
 from pinet_tf.utils.torchfile import load_state_dict
+from tests import bad_files
 from tests.utils.test_torchfile import _Call, _Fake, _fake_torch_pickle, _legacy_file
 from tests.utils.test_torchfile import _Storage as _TStorage
 
@@ -308,10 +309,34 @@ def _empty(path):
     return "not a PyTorch checkpoint"
 
 
+# issue 29, class 3: a crash (deep tuple keys: SIGSEGV when hashed) and a directory read whole
+def _deep_tuple_key(path):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", bad_files.deep_tuple_pickle())
+    return "nests objects more than 100 deep"
+
+
+def _deep_tuple_key_legacy(path):
+    path.write_bytes(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+                     + pickle.dumps(1001, protocol=2) + pickle.dumps({}, protocol=2)
+                     + bad_files.deep_tuple_pickle())
+    return "nests objects more than 100 deep"
+
+
+def _many_entries(path):
+    bad_files.zip_of_many_entries(path)
+    return "declares 12001 entries"
+
+
+def _declares_400k_entries(path):
+    bad_files.zip_declaring_entries(path)
+    return "declares 400000 entries"
+
+
 BAD_FILES = {f.__name__.strip("_"): f for f in (
     _zip_bomb, _stride0, _deep, _many_ops, _truncated_zip, _truncated_legacy, _wrong_magic,
     _forbidden, _out_of_range, _storage_short, _not_a_dict, _nested_value, _wrong_shape, _text,
-    _empty)}
+    _empty, _deep_tuple_key, _deep_tuple_key_legacy, _many_entries, _declares_400k_entries)}
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
@@ -368,7 +393,8 @@ def test_memory_guard_crafted_files_cost_less_than_the_bound(tmp_path):
     more, refused from their declared sizes: under MEMORY_BOUND_MB each (before the checks:
     +257 MB for this 0.6 MB bomb, +191 MB for the stride-0 tensor, a RecursionError when deep)."""
     files = {}
-    for kind in ("zip_bomb", "stride0", "deep", "many_ops", "truncated_legacy"):
+    for kind in ("zip_bomb", "stride0", "deep", "many_ops", "truncated_legacy",
+                 "deep_tuple_key", "many_entries", "declares_400k_entries"):
         files[kind] = str(tmp_path / f"{kind}.pth")
         BAD_FILES[kind](tmp_path / f"{kind}.pth")
     # A legacy storage declaring 2**28 floats (1 GiB) backed by 16 bytes.

@@ -275,6 +275,17 @@ def _rest_cases(i):
             k: v * 3 for k, v in good.items()}})), 400,
             ["batch size 6 exceeds this server's limit 4"]),
         "unknown endpoint": (post("/v2/whatever", b"{}"), 404, ["no such endpoint"]),
+        # issue 29, class 4: numbers out of range
+        "Content-Length of 5000 digits": (post(PREDICT, b"{}", {"Content-Length": "9" * 5000}),
+                                          413, ["5000-digit length exceeds"]),
+        "Content-Length 0-padded": (post(PREDICT, b"{}", {"Content-Length": "0" * 5000 + "2"}),
+                                    400, ["'inputs'"]),
+        "version 2^63": (post(f"/v1/models/pinet/versions/{2 ** 63}:predict", body(
+            {"inputs": good})), 400, [f"version {2 ** 63} is out of range"]),
+        "version of 5000 digits": (post("/v1/models/pinet/versions/" + "7" * 5000 + ":predict",
+                                        body({"inputs": good})), 400, ["is out of range"]),
+        "5000-digit integer input": (post(PREDICT, b'{"inputs": {"source_image": 1'
+                                          + b"0" * 5000 + b"}}"), 400, ["not JSON"]),
         "bad request line": (b"NONSENSE\r\n\r\n", 400, ["Bad request"]),
     }
 

@@ -75,3 +75,20 @@ def test_new_version_is_swapped_in_under_load(exp, own_base, local, inputs):
         thread.join(timeout=120)
     assert failures == [] and versions and set(versions) <= {1, 2}
     assert versions == sorted(versions)
+
+
+def test_version_folders_beyond_int64_are_ignored_not_fatal(own_base, inputs, caplog):
+    """Issue 29, class 4: a folder named 2^63 (or 200 digits) beside version 1 is skipped with a
+    log line; Predict and GetModelStatus keep answering for version 1."""
+    for name in (str(2 ** 63), "9" * 200):
+        shutil.copytree(os.path.join(own_base, "1"), os.path.join(own_base, name))
+    with caplog.at_level("WARNING", logger="pinet_tf.serving"):
+        with ModelServer(own_base, port=0, poll_seconds=3600) as server:
+            from pinet_tf.serving.client import PoseTransferClient
+            with PoseTransferClient(f"127.0.0.1:{server.port}", "pinet", timeout=60) as c:
+                response = c.predict_response(c.predict_request(**inputs))
+                assert response.model_spec.version.value == 1
+            status = model_status(server.core, "pinet")
+            assert [(s.version, s.state) for s in status.model_version_status] == [(1, 30)]
+    ignored = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
+    assert any(str(2 ** 63) in m for m in ignored) and all("\n" not in m for m in ignored)

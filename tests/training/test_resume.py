@@ -75,11 +75,15 @@ def test_killed_run_resumed_ends_with_the_uninterrupted_weights(tmp_path, tiny_r
         latest = f.read()
     assert f'ckpt-{STEPS}"' not in latest, latest
 
+    # As the README shows it: no --data; the run continues on the records it recorded
+    # (RUN_DIR/data.json), not on a fresh synthetic set (issue 29).
     resumed = subprocess.run([sys.executable, "-m", "pinet_tf.cli", "train", "--out", killed,
-                              "--data", tiny_records, "--resume", "--verbose", "0"], cwd=ROOT,
+                              "--resume", "--verbose", "0"], cwd=ROOT,
                              env=_env(), capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resumed" in resumed.stdout and f"trained {STEPS} steps" in resumed.stdout
+    assert f"data: {tiny_records} (recorded in" in resumed.stdout, resumed.stdout[-3000:]
+    assert not os.path.exists(os.path.join(killed, "data"))  # no synthetic set was made
     assert_same_final_weights(whole, killed)
 
 

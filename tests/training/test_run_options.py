@@ -131,15 +131,15 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, mess
 
 def test_a_run_failing_in_set_up_removes_only_what_it_created(tmp_path, tiny_records, capsys):
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "notes.txt").write_text("mine")
+    (run / "logs").mkdir(parents=True)  # an earlier attempt's logs: a run's own entry
+    (run / "logs" / "notes.txt").write_text("mine")
     bad_vgg = tmp_path / "vgg.h5"
     bad_vgg.write_bytes(b"not an HDF5 file")
     code = main(["train", "--config", "tiny", "--data", tiny_records, "--out", str(run),
                  "--perceptual-weight", "1", "--vgg-weights", str(bad_vgg), "--schedule",
                  "official", "--steps", "1"])
     assert code == 2 and "vgg.h5" in capsys.readouterr().err
-    assert sorted(os.listdir(run)) == ["notes.txt"]
+    assert sorted(os.listdir(run)) == ["logs"] and os.listdir(run / "logs") == ["notes.txt"]
 
 
 def test_tiny_recipe_and_explicit_options_over_it():
@@ -159,3 +159,99 @@ def test_tiny_recipe_and_explicit_options_over_it():
     cfg, train_cfg = parse("--schedule", "official", "--perceptual-weight", "0")
     assert cfg == ModelConfig.official() and train_cfg.steps == (700 * 4000 // 6,)
     assert train_cfg.learning_rate == 2e-4 and train_cfg.shuffle
+
+
+# -- issue 29 (and issue 27, item 5) ---------------------------------------------------------------
+def _one_error(capsys):
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.err.splitlines() if ln.startswith("pinet-tf train: error:")]
+    assert len(lines) == 1 and "Traceback" not in captured.err + captured.out, captured.err
+    return lines[0]
+
+
+def _tree(folder):
+    return {os.path.join(r, n): open(os.path.join(r, n), "rb").read()
+            for r, _, fs in os.walk(folder) for n in fs}
+
+
+def test_out_holding_unrelated_files_is_refused(tmp_path, tiny_records, capsys):
+    run = tmp_path / "photos"
+    run.mkdir()
+    (run / "holiday.jpg").write_bytes(b"mine")
+    assert main(["train", "--config", "tiny", "--data", tiny_records, "--out", str(run)]
+                + FAST) == 2
+    line = _one_error(capsys)
+    assert f"--out {run}: holds files that are not a training run's (holiday.jpg)" in line
+    assert _tree(run) == {str(run / "holiday.jpg"): b"mine"}
+
+
+@pytest.fixture
+def resumable(tmp_path, tiny_records):
+    """A run directory with a checkpoint, its configs and the record of its data."""
+    import tensorflow as tf
+
+    from pinet_tf.training.config import TrainConfig
+
+    run = tmp_path / "run"
+    tf.train.Checkpoint(step=tf.Variable(1)).save(str(run / "checkpoints" / "ckpt"))
+    ModelConfig.tiny().save(str(run / "config.json"))
+    TrainConfig(schedule="official", steps=(2,), batch_size=2, perceptual_weight=0.0).save(
+        str(run / "train_config.json"))
+    (run / "data.json").write_text(json.dumps({"records": tiny_records}))
+    return run
+
+
+def test_resume_refuses_other_data_unless_data_changed(resumable, tiny_records, tmp_path,
+                                                       capsys):
+    other = _records_copy(tiny_records, tmp_path / "other")
+    before = _tree(resumable)
+    assert main(["train", "--resume", "--out", str(resumable), "--data", other]) == 2
+    line = _one_error(capsys)
+    assert f"the run trained on {tiny_records}" in line and "--data-changed" in line, line
+    assert _tree(resumable) == before
+    # the same records under another spelling are the same data
+    same = os.path.join(tiny_records, "..", os.path.basename(tiny_records))
+    from pinet_tf.training.run import check_run
+    assert check_run(None, None, str(resumable), same, resume=True)[0] == ModelConfig.tiny()
+    assert check_run(None, None, str(resumable), other, resume=True, data_changed=True)
+
+
+@pytest.mark.parametrize("file, text, problem", [
+    ("data.json", '{"records": ', "not valid JSON"),
+    ("data.json", '{"records": 3}', "expected {\"records\""),
+    ("data.json", json.dumps({"records": "/nonexistent/records"}), "which is missing"),
+    ("config.json", '{"name": "tiny", "image_height": 64', "not valid JSON"),
+    ("config.json", '{"name": "tiny", "ngf": 4.5}', "'ngf' must be an integer"),
+    ("train_config.json", '{"schedule": "official", "steps": [2', "not valid JSON"),
+    ("train_config.json", '{"batch_size": "two"}', "'batch_size' must be an integer"),
+    ("train_config.json", '{"shuffle": 1}', "'shuffle' must be true or false"),
+], ids=["data.json truncated", "data.json wrong type", "recorded records missing",
+        "config.json truncated", "config.json wrong type", "train_config.json truncated",
+        "train_config.json wrong type", "train_config.json int for bool"])
+def test_resume_with_a_damaged_run_file_is_one_line(resumable, capsys, file, text, problem):
+    (resumable / file).write_text(text)
+    before = _tree(resumable)
+    assert main(["train", "--resume", "--out", str(resumable)]) == 2
+    line = _one_error(capsys)
+    named = "/nonexistent/records" if problem == "which is missing" else str(resumable / file)
+    assert named in line and problem in line, line
+    assert _tree(resumable) == before
+
+
+@pytest.mark.parametrize("how, split, expected", [
+    ("wrong height", "test", "record 0 of"),
+    ("flipped byte", "test", "is corrupt"),
+])
+def test_train_on_records_only_tensorflow_finds_damaged(tmp_path, tiny_records, capsys, how,
+                                                        split, expected):
+    """Issue 29, class 5: the manifest is consistent (sizes and sha256 rewritten), so only the
+    record checksum or the PNG decoder notices; one line names the shard, no run is left."""
+    from tests import bad_files
+
+    records = _records_copy(tiny_records, tmp_path / "records")
+    shard = bad_files.damage_records(records, how, split, at=0.05)
+    run = tmp_path / "run"
+    assert main(["train", "--config", "tiny", "--data", records, "--out", str(run)] + FAST) == 2
+    line = _one_error(capsys)
+    assert os.path.join(records, shard) in line and expected in line, line
+    assert not run.exists()

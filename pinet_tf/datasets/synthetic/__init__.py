@@ -32,10 +32,10 @@ pose, their seeded generators), `canvas` (the drawing primitives), `render` (ske
 order, labels and keypoints; `sample`), `layout` (the files on disk; `write_dataset`).
 """
 
-from pinet_tf.datasets.synthetic.layout import (SplitPlan, image_name, parse_size,
+from pinet_tf.datasets.synthetic.layout import (MARKER, SplitPlan, image_name, parse_size,
                                                  split_identities, write_dataset)
 from pinet_tf.datasets.synthetic.people import Garment, Identity, Pose, identity_rng, pose_rng
 from pinet_tf.datasets.synthetic.render import render, sample
 
-__all__ = ["Garment", "Identity", "Pose", "SplitPlan", "identity_rng", "image_name",
+__all__ = ["MARKER", "Garment", "Identity", "Pose", "SplitPlan", "identity_rng", "image_name",
            "parse_size", "pose_rng", "render", "sample", "split_identities", "write_dataset"]

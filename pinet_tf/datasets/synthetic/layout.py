@@ -4,8 +4,10 @@ file names, and `write_dataset`.
 `write_dataset` writes the whole set into a temporary folder beside OUT and renames it into
 place at the end (`pinet_tf.utils.atomic.atomic_dir`): a run that is killed or fails leaves no
 half-written picture and no half set, and an earlier set at OUT stays whole until the new one is
-complete. OUT may be new, empty or an earlier set in this layout (which is replaced); a folder
-that holds anything else is refused before any work, so no file of the user's is deleted.
+complete. OUT may be new, empty or an earlier synthetic set (which is replaced): one that holds
+`MARKER`, the file `write_dataset` writes into every set it makes. A folder without it is refused
+before any work, even when it has the authors' folder names (a user's own data set in this
+layout), so no file of the user's is deleted.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import numpy as np
 from PIL import Image
 
 from pinet_tf.datasets.synthetic.render import sample
+
+#: Written into every set `write_dataset` makes: only a folder holding it may be replaced.
+MARKER = ".pinet-tf-synthetic.json"
 
 @dataclass(frozen=True)
 class SplitPlan:
@@ -60,7 +65,13 @@ def write_dataset(out: str, identities: int, poses_per_identity: int,
     from pinet_tf.utils.atomic import atomic_dir
 
     with atomic_dir(out, replace=True) as tmp:
-        return _write(tmp, plan, poses_per_identity, height, width, seed, progress)
+        counts = _write(tmp, plan, poses_per_identity, height, width, seed, progress)
+        from pinet_tf.utils.paths import write_marker
+
+        write_marker(tmp, MARKER, {"written_by": "pinet-tf synth", "seed": seed,
+                                   "size": [height, width], "identities": identities,
+                                   "poses_per_identity": poses_per_identity})
+        return counts
 
 
 def layout_entries() -> set:
@@ -76,11 +87,17 @@ def _check_replaceable(out: str) -> None:
         return
     if not os.path.isdir(out):
         raise ValueError(f"--out {out}: exists and is not a folder")
-    other = sorted(set(os.listdir(out)) - layout_entries())
+    from pinet_tf.utils.paths import owned_by_us
+
+    other = sorted(set(os.listdir(out)) - layout_entries() - {MARKER})
     if other:
         shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
         raise ValueError(f"--out {out}: holds files that are not a synthetic set ({shown}); give "
                          f"a new or empty folder, or an earlier synthetic set to replace")
+    if not owned_by_us(out, MARKER):
+        raise ValueError(f"--out {out}: is not a synthetic set written by pinet-tf synth (no "
+                         f"{MARKER} in it), so it may be your own data; give a new or empty "
+                         f"folder (synth replaces only a set it wrote)")
 
 
 def _write(out, plan, poses_per_identity, height, width, seed, progress) -> dict:
