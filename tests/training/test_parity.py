@@ -243,14 +243,18 @@ def test_fixture_two_official_steps_match_the_authors_step(tmp_path):
 
 
 # -- with torch: live, official widths -------------------------------------------------------
-LIVE = [pytest.param("authors", 32, 24, 2, id="authors-32x24"),
-        pytest.param("exact", 32, 24, 2, id="exact-32x24", marks=pytest.mark.slow),
-        pytest.param("authors", 64, 44, 4, id="authors-64x44", marks=pytest.mark.slow)]
+#: (spectral-norm gradient, height, width, batch, overall bound). At 64x44, batch 4 the second
+#: step of the "authors" trajectory amplifies float64 roundings far more than the exact one
+#: (measured: 4.2e-3 overall against both our port and the authors' code, 1.8e-2 worst tensor;
+#: the sensitivity is measured in docs/results/parity.md), so that case is bounded at 1e-2.
+LIVE = [pytest.param("authors", 32, 24, 2, OVERALL, id="authors-32x24"),
+        pytest.param("exact", 32, 24, 2, OVERALL, id="exact-32x24", marks=pytest.mark.slow),
+        pytest.param("authors", 64, 44, 4, 1e-2, id="authors-64x44", marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("sn_gradient, height, width, batch", LIVE)
+@pytest.mark.parametrize("sn_gradient, height, width, batch, overall", LIVE)
 def test_official_widths_two_steps_match_the_authors_step(tmp_path, sn_gradient, height, width,
-                                                          batch):
+                                                          batch, overall):
     torch = pytest.importorskip("torch")
     from tests.reference.make_parity_fixture import initial_nets, run_reference, state
 
@@ -273,7 +277,7 @@ def test_official_widths_two_steps_match_the_authors_step(tmp_path, sn_gradient,
     # conv's LeakyReLU: 2.8e-2 / 0.11; without the authors' spectral-norm gradient against
     # their step: 0.1 in the Ds.)
     assert_parity(compare(before, after, expected), losses, last_step_losses(torch_losses),
-                  bn_var=bn_var_tolerance(batch, height, width, steps))
+                  overall=overall, bn_var=bn_var_tolerance(batch, height, width, steps))
 
 
 # -- pieces ---------------------------------------------------------------------------------
