@@ -10,7 +10,21 @@ iteration (u, v held constant in the gradient, as in Miyato et al. and the autho
 and to run twice). `update_in_eval=True` reproduces the authors' version, which runs the power
 iteration on every forward pass, eval included. The computed sigma is the same either way; only
 whether `u` advances differs.
+
+The authors' sigma gradient (`SIGMA_GRADIENTS`, `TrainConfig.spectral_norm_gradient`). In the
+authors' `SpectralNorm`, `sigma = u.dot(W.mv(v))` keeps references to the module's `u` and `v`,
+which every forward replaces in place; so autograd forms d sigma / dW = u v^T from the u, v the
+layer holds when `backward()` runs, not from those the forward used. Their discriminator step
+calls each D on the real pair, then on the fake pair, then runs one backward: the real pass's
+sigma has its value from its own u, v, but its gradient from the u, v the fake pass left (one
+power iteration later). In the generator step each D is called once before backward, so that
+gradient is exact. `sigma_gradient_from_next_call(model)` reproduces it here: inside it, each
+layer's sigma keeps its value and takes its gradient from the u, v of the next power iteration
+(the ones the following call with the same kernel computes). The exact gradient differs from
+theirs by about 0.1 relative in the discriminators' first updates (`docs/results/parity.md`).
 """
+
+import contextlib
 
 import keras
 from keras import ops
@@ -18,8 +32,41 @@ from keras import ops
 from pinet_tf.layers.padding import SymmetricPadding2D
 
 
+#: "exact": d sigma / dW from the u, v of the call; "authors": as the authors' code forms it.
+SIGMA_GRADIENTS = ("exact", "authors")
+
+
 def _normalize(x, eps=1e-12):
     return x / (ops.sqrt(ops.sum(ops.square(x))) + eps)
+
+
+@contextlib.contextmanager
+def sigma_gradient_from_next_call(model):
+    """Calls of `model` inside this block take d sigma / dW from the next power iteration's u, v
+    (what the authors' code computes for a D call followed by another call before backward).
+    Python state read when the call is traced: wrap the call site, not the traced function."""
+    layers, stack = [], [model]
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, SpectralConv2D):
+            layers.append(layer)
+        stack.extend(getattr(layer, "layers", []))
+    for layer in layers:
+        layer.sigma_gradient_from_next = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.sigma_gradient_from_next = False
+
+
+def _power_step(w, u):
+    """(sigma = u'.(W^T v), u') for v = n(W u), u' = n(W^T v); u, v, u' held constant in the
+    gradient, so d sigma / dW = v u'^T. w: [k*k*Cin, Cout]."""
+    v = ops.stop_gradient(_normalize(ops.matmul(w, ops.stop_gradient(u))))
+    wv = ops.matmul(ops.transpose(w), v)  # [Cout]
+    new_u = ops.stop_gradient(_normalize(wv))
+    return ops.sum(new_u * wv), new_u
 
 
 @keras.saving.register_keras_serializable(package="pinet_tf")
@@ -34,6 +81,7 @@ class SpectralConv2D(keras.layers.Layer):
         self.strides = int(strides)
         self.padding = padding
         self.update_in_eval = bool(update_in_eval)
+        self.sigma_gradient_from_next = False  # set by `sigma_gradient_from_next_call`
         self.pad = SymmetricPadding2D((self.kernel_size - 1) // 2, padding, name="pad",
                                       dtype=self.dtype_policy)
 
@@ -46,18 +94,20 @@ class SpectralConv2D(keras.layers.Layer):
         self.u = self.add_weight(name="u", shape=(self.filters,), trainable=False,
                                  initializer=keras.initializers.RandomNormal(stddev=1.0))
 
-    def sigma_and_u(self):
-        """One power iteration from the stored u: (sigma, new u), in the variables' dtype."""
+    def sigma_and_u(self, gradient_from_next=False):
+        """One power iteration from the stored u: (sigma, new u), in the variables' dtype.
+        `gradient_from_next`: sigma's value as it is, its gradient wrt the kernel from the u, v
+        of one more iteration (the authors' real pass, module docstring)."""
         # In the variables' dtype (float32 under mixed precision, float64 in a float64 check).
         w = ops.reshape(ops.cast(self.kernel, self.variable_dtype), (-1, self.filters))
-        u = ops.stop_gradient(ops.cast(self.u, self.variable_dtype))
-        v = ops.stop_gradient(_normalize(ops.matmul(w, u)))
-        wv = ops.matmul(ops.transpose(w), v)  # [Cout]
-        new_u = ops.stop_gradient(_normalize(wv))
-        return ops.sum(new_u * wv), new_u
+        sigma, new_u = _power_step(w, ops.cast(self.u, self.variable_dtype))
+        if gradient_from_next:
+            later, _ = _power_step(w, new_u)
+            sigma = ops.stop_gradient(sigma - later) + later
+        return sigma, new_u
 
     def call(self, x, training=None):
-        sigma, new_u = self.sigma_and_u()
+        sigma, new_u = self.sigma_and_u(self.sigma_gradient_from_next)
         if training or self.update_in_eval:
             self.u.assign(new_u)
         kernel = ops.cast(self.kernel / ops.cast(sigma, self.kernel.dtype), self.compute_dtype)

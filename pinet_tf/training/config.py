@@ -92,6 +92,10 @@ class TrainConfig:
     # it to the file used before any work. Preprocessing None follows the file.
     vgg_weights: str | None = None
     vgg_preprocessing: str | None = None
+    # How the D step's real pass forms d sigma / dW of spectral norm: "authors" (the official
+    # schedule's default: their `SpectralNorm` reads the u, v the fake pass left) or "exact"
+    # (the paper schedule's). `pinet_tf.layers.spectral_norm` explains; None: the schedule's.
+    spectral_norm_gradient: str | None = None
     # False forbids downloads (None: allowed unless $PINET_TF_NO_DOWNLOAD=1).
     allow_download: bool | None = None
     # Data order: shuffled pairs (seeded), or the split's record order (`--no-shuffle`).
@@ -137,6 +141,7 @@ class TrainConfig:
             "perceptual_weight": 0.5 if paper else 1.0,
             "parsing_l1_weight": 1.0 if paper else 0.0,
             "gan_kind": "log" if paper else "lsgan",
+            "spectral_norm_gradient": "exact" if paper else "authors",
             "perceptual_layers": dict(PAPER_LAYERS if paper else OFFICIAL_LAYERS),
             "decay_steps": (round(steps[2] * 40 / 90) if paper else round(steps[0] * 2 / 7)),
         }
@@ -147,6 +152,9 @@ class TrainConfig:
                      "parsing_l1_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.spectral_norm_gradient not in ("exact", "authors"):
+            raise ValueError(f"spectral_norm_gradient must be 'exact' or 'authors', got "
+                             f"{self.spectral_norm_gradient!r}")
         if self.gan_kind not in GAN_KINDS:
             raise ValueError(f"gan_kind must be one of {GAN_KINDS}, got {self.gan_kind!r}")
         if not 0 <= self.decay_steps <= self.total_steps:

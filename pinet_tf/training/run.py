@@ -76,6 +76,7 @@ def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
                                            allow_download=train_cfg.allow_download)
         trainer.compile(*make_optimizers(train_cfg, steps_per_epoch), loss_weights=train_cfg.loss_weights,
                         gan_kind=train_cfg.gan_kind, perceptual_loss=perceptual,
+                        spectral_norm_gradient=train_cfg.spectral_norm_gradient,
                         **compile_kwargs)
     return trainer
 

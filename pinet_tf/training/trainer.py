@@ -30,6 +30,7 @@ and 3 are the same step: G_i on (source image, source heatmaps, target heatmaps)
 losses (L1, perceptual, GAN) and both discriminators. No parsing loss or accuracy is reported.
 """
 
+import contextlib
 import functools
 
 import keras
@@ -37,6 +38,7 @@ import tensorflow as tf
 from keras import ops
 
 from pinet_tf.config import ModelConfig
+from pinet_tf.layers.spectral_norm import SIGMA_GRADIENTS, sigma_gradient_from_next_call
 from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
                              parsing_cross_entropy, parsing_l1)
 from pinet_tf.losses.pixel import wide
@@ -117,7 +119,8 @@ class PINetTrainer(keras.Model):
 
     # -- compile -------------------------------------------------------------------------
     def compile(self, parsing_optimizer, image_optimizer, discriminator_optimizer, *,
-                loss_weights, gan_kind, perceptual_loss=None, **kwargs):
+                loss_weights, gan_kind, perceptual_loss=None, spectral_norm_gradient="exact",
+                **kwargs):
         """Ready optimizers and losses (keras-io GAN style); `TrainConfig` resolves the values
         (`pinet_tf.training.run.build_trainer` makes them from one).
 
@@ -129,6 +132,9 @@ class PINetTrainer(keras.Model):
             loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} (`TrainConfig.
                 loss_weights`). gan_kind: "log" or "lsgan".
             perceptual_loss: a `VGGPerceptualLoss`, needed when the perceptual weight is > 0.
+            spectral_norm_gradient: "exact" or "authors" (`TrainConfig.spectral_norm_gradient`;
+                `pinet_tf.layers.spectral_norm` says why): how the D step's real pass forms the
+                gradient of each spectral norm's sigma.
             kwargs: passed to `keras.Model.compile` (e.g. jit_compile, run_eagerly).
         """
         missing = sorted(set(LOSS_WEIGHTS) - set(loss_weights))
@@ -136,6 +142,10 @@ class PINetTrainer(keras.Model):
             raise ValueError(f"loss_weights lacks {missing}")
         self.loss_weights_ = {k: float(loss_weights[k]) for k in LOSS_WEIGHTS}
         self.gan_kind = gan_kind
+        if spectral_norm_gradient not in SIGMA_GRADIENTS:
+            raise ValueError(f"spectral_norm_gradient must be one of {SIGMA_GRADIENTS}, got "
+                             f"{spectral_norm_gradient!r}")
+        self.spectral_norm_gradient = spectral_norm_gradient
         if self.loss_weights_["perceptual"] > 0 and perceptual_loss is None:
             raise ValueError(f"perceptual weight {self.loss_weights_['perceptual']} needs a "
                              f"perceptual_loss (VGGPerceptualLoss)")
@@ -309,14 +319,20 @@ class PINetTrainer(keras.Model):
         """One update of both discriminators, as the authors' step does it: each D is called
         separately on real, then on fake (so spectral norm's u advances once per call and the
         two passes see different sigmas), loss 0.5 * (loss(real, 1) + loss(fake, 0)) each, one
-        optimizer step for both (Adam is per tensor: equal to the authors' two optimizers)."""
+        optimizer step for both (Adam is per tensor: equal to the authors' two optimizers).
+        With spectral_norm_gradient "authors", the real pass's sigmas take their gradient from
+        the u, v the fake pass computes, as in the authors' code (one backward after both)."""
         w, kind = self.loss_weights_["gan"], self.gan_kind
         real, fake = data["target_image"], wide(fake)
         d_vars = self._discriminator_variables()
+        real_pass = (sigma_gradient_from_next_call if self.spectral_norm_gradient == "authors"
+                     else lambda model: contextlib.nullcontext())
         with tf.GradientTape() as tape:
-            pose_real = self._pose_scores(data, real)
+            with real_pass(self.pose_discriminator):
+                pose_real = self._pose_scores(data, real)
             d_pose = discriminator_loss(pose_real, self._pose_scores(data, fake), kind=kind)
-            app_real = self._appearance_scores(data, real)
+            with real_pass(self.appearance_discriminator):
+                app_real = self._appearance_scores(data, real)
             d_app = discriminator_loss(app_real, self._appearance_scores(data, fake), kind=kind)
             scaled = self.discriminator_optimizer.scale_loss(w * ops.add(d_pose, d_app) / replicas)
         grads = tape.gradient(scaled, d_vars)

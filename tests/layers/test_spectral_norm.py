@@ -88,3 +88,41 @@ def test_power_iteration_runs_in_the_variables_dtype():
     mixed.build((None, 5, 5, 2))
     assert _dtype(mixed.sigma_and_u()[0]) == "float32"
     assert _dtype(mixed(np.ones((1, 5, 5, 2), "float16"), training=True)) == "float16"
+
+
+def _vectors(wm, u):
+    """One power iteration in our layout (wm [k*k*Cin, Cout]): (v, u')."""
+    n = lambda a: a / (np.linalg.norm(a) + 1e-12)  # noqa: E731
+    v = n(wm @ u)
+    return v, n(wm.T @ v)
+
+
+def test_sigma_gradient_from_next_call_keeps_the_value_and_takes_the_next_u_v():
+    """The authors' real pass: sigma's value from its own u, v, d sigma / dW = v2 u2^T from the
+    next power iteration's; outside the block (and after it) the exact v1 u1^T."""
+    import tensorflow as tf
+
+    from pinet_tf.layers.spectral_norm import sigma_gradient_from_next_call
+
+    keras.utils.set_random_seed(3)
+    layer = SpectralConv2D(5, 3, dtype="float64")
+    model = keras.Sequential([keras.Input((6, 6, 4), dtype="float64"), layer])
+    wm = np.asarray(layer.kernel).reshape(-1, 5)
+    u0 = np.asarray(layer.u)
+    v1, u1 = _vectors(wm, u0)
+    v2, u2 = _vectors(wm, u1)
+
+    def sigma_and_gradient():
+        with tf.GradientTape() as tape:
+            sigma, _ = layer.sigma_and_u(layer.sigma_gradient_from_next)
+        return float(sigma), tape.gradient(sigma, layer.kernel).numpy().reshape(wm.shape)
+
+    with sigma_gradient_from_next_call(model):
+        sigma, grad = sigma_and_gradient()
+    assert sigma == pytest.approx(float(u1 @ (wm.T @ v1)), rel=1e-12)
+    np.testing.assert_allclose(grad, np.outer(v2, u2), rtol=1e-10, atol=1e-14)
+    assert np.abs(np.outer(v2, u2) - np.outer(v1, u1)).max() > 1e-3  # the two differ here
+    assert not layer.sigma_gradient_from_next
+    sigma, grad = sigma_and_gradient()
+    assert sigma == pytest.approx(float(u1 @ (wm.T @ v1)), rel=1e-12)
+    np.testing.assert_allclose(grad, np.outer(v1, u1), rtol=1e-10, atol=1e-14)

@@ -52,15 +52,16 @@ def state(net):
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def run_reference(nets, vgg, batches, dtype=torch.float64):
+def run_reference(nets, vgg, batches, dtype=torch.float64, sn_gradient="authors"):
     """Run the authors' step on `batches` (element dicts) in `dtype` (the nets are converted in
-    place: their float32 values are exact in float64); returns per-step losses."""
+    place: their float32 values are exact in float64); returns per-step losses. `sn_gradient`:
+    `official_step.official_step`'s."""
     for net in (*nets, vgg):
         net.to(dtype)
     optimizers = S.make_optimizers(*nets)
     cast = lambda t: t.to(dtype) if t.is_floating_point() else t  # noqa: E731
     return [S.official_step(*nets, optimizers, vgg,
-                            {k: cast(v) for k, v in S.torch_batch(b).items()})
+                            {k: cast(v) for k, v in S.torch_batch(b).items()}, sn_gradient)
             for b in batches]
 
 

@@ -9,7 +9,9 @@ facts of their `optimize_parameters`), not from their code. Used by the training
 
 One call = one iteration: G forward once (train mode), D_PB and D_PP updated (each called on real,
 then on fake: three spectral-norm power iterations per D per step with the G term), then G with
-the just-updated Ds. The LR rule is `lr_lambda` (for `torch.optim.lr_scheduler.LambdaLR`, stepped
+the just-updated Ds. As in the authors' code (`sn_gradient="authors"`), autograd forms each
+spectral norm's d sigma / dW from the u, v the module holds when backward runs: the D step's real
+pass gets the fake pass's (`pinet_torch.SNConv`; `pinet_tf.layers.spectral_norm` explains). The LR rule is `lr_lambda` (for `torch.optim.lr_scheduler.LambdaLR`, stepped
 once per epoch). Import needs `torch`; nothing in `pinet_tf` imports this.
 """
 
@@ -17,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tests.reference import pinet_torch as R
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,11 +67,15 @@ def _normalise(x):
     return ((x + 1) / 2 - mean) / std
 
 
-def official_step(netG, netD_PB, netD_PP, optimizers, vgg, batch):
+def official_step(netG, netD_PB, netD_PP, optimizers, vgg, batch, sn_gradient="authors"):
     """One training iteration. `batch`: NCHW tensors P1, P2 (images), KP1, KP2 (heatmaps),
     SPL1_onehot (float), SPL2 (int64 labels) and optionally SPL2_onehot (unused by netG).
+    `sn_gradient`: "authors" (their SpectralNorm's gradient: the D step's real pass takes
+    d sigma / dW from the u, v of the fake pass) or "exact" (`R.set_sigma_gradient`).
     Returns the loss terms as floats (d_pb, d_pp are 0.5 * (real + fake), without the 5)."""
     opt_G, opt_PB, opt_PP = optimizers
+    for net in (netD_PB, netD_PP):
+        R.set_sigma_gradient(net, sn_gradient)
     P1, P2, KP1, KP2 = batch["P1"], batch["P2"], batch["KP1"], batch["KP2"]
     SPL2 = batch["SPL2"]
     SPL2_onehot = batch.get("SPL2_onehot", torch.zeros_like(batch["SPL1_onehot"]))

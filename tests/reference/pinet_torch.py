@@ -160,13 +160,33 @@ def _l2n(x):
     return x / (x.norm() + 1e-12)
 
 
+class _SigmaHeldUV(torch.autograd.Function):
+    """sigma = u.(Wm v) whose backward reads u, v from `params` when backward runs (the authors'
+    SpectralNorm: sigma keeps references to u, v that every forward replaces in place), so a
+    forward followed by another before backward gets d sigma / dWm = u' v'^T of the later one."""
+
+    @staticmethod
+    def forward(ctx, wm, u, v, params):
+        ctx.params = params
+        return u @ (wm @ v)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p = ctx.params
+        return grad * torch.outer(p.weight_u, p.weight_v), None, None, None
+
+
 class SNConv(nn.Module):
-    """Conv with weight_bar / sigma; one power iteration per forward, u and v written back."""
+    """Conv with weight_bar / sigma; one power iteration per forward, u and v written back.
+
+    `sigma_gradient`: "exact" (d sigma / dW from this forward's u, v) or "authors" (from the
+    u, v the module holds at backward time; `set_sigma_gradient`)."""
 
     def __init__(self, cin, cout, k, stride=1, padding=0):
         super().__init__()
         self.module = _SNParams(cin, cout, k)
         self.stride, self.padding = stride, padding
+        self.sigma_gradient = "exact"
 
     def forward(self, x):
         p = self.module
@@ -176,8 +196,18 @@ class SNConv(nn.Module):
             u = _l2n(wm @ v)
             p.weight_v.copy_(v)
             p.weight_u.copy_(u)
-        sigma = u @ (wm @ v)
+        sigma = (_SigmaHeldUV.apply(wm, u, v, p) if self.sigma_gradient == "authors"
+                 else u @ (wm @ v))
         return F.conv2d(x, p.weight_bar / sigma, p.bias, self.stride, self.padding)
+
+
+def set_sigma_gradient(net, mode):
+    """Every SNConv of `net` forms d sigma / dW the `mode` way ("exact" or "authors")."""
+    if mode not in ("exact", "authors"):
+        raise ValueError(f"sigma gradient must be 'exact' or 'authors', got {mode!r}")
+    for m in net.modules():
+        if isinstance(m, SNConv):
+            m.sigma_gradient = mode
 
 
 class ResBlock(nn.Module):
