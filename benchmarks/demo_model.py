@@ -56,8 +56,9 @@ def about(run: str, recipe_name: str) -> dict:
     synth = (f"pinet-tf synth --out DATA --identities {recipe.identities} --poses-per-identity "
              f"{recipe.poses_per_identity} --size {recipe.size} --seed {recipe.seed}")
     return {
-        "what": "pinet-tf's built-in demo model: the generator (G_p and G_i) of the quality "
-                "benchmark's GAN run, trained on synthetic people only (not photos)",
+        "what": f"pinet-tf's built-in demo model: the generator (G_p and G_i) of the "
+                f"{recipe_name!r} recipe's run (benchmarks/quality_recipes.py), trained on "
+                f"synthetic people only (not photos)",
         "recipe": {"name": recipe_name, **asdict(recipe)},
         "training_command": "pinet-tf " + shlex.join(map(str, command)),
         "train_config": train_config,
@@ -71,17 +72,40 @@ def about(run: str, recipe_name: str) -> dict:
                  "seed": recipe.seed, "size": recipe.size, "identities": recipe.identities,
                  "poses_per_identity": recipe.poses_per_identity},
         "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "regenerate": f"python -m benchmarks.quality --recipe {recipe_name} --work /tmp/quality "
-                      f"--demo",
+        "regenerate": (f"python -m benchmarks.quality --recipe {recipe_name} --work /tmp/quality "
+                       f"--demo") if recipe_name != "appearance" else (
+            f"{synth}; pinet-tf make-tfrecords --data DATA --out RECORDS; "
+            + "pinet-tf " + shlex.join(map(str, command))
+            + "; python -m benchmarks.demo_model --recipe appearance --run RUN"),
         "note": "training on CPU is not bit-reproducible across machines and thread counts, so a "
                 "regenerated model has another sha256 and slightly different figures",
     }
 
 
-def write_demo_model(run: str, recipe_name: str = "small", out_dir: str | None = None) -> dict:
-    from pinet_tf.inference.demo import DEMO_DIR, write_demo
+CURVES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                      "appearance_curves.json")
 
-    manifest = write_demo(run, about(run, recipe_name), out_dir)
+
+def write_demo_model(run: str, recipe_name: str = "small", out_dir: str | None = None,
+                     curve: str | None = None) -> dict:
+    from pinet_tf.inference.demo import DEMO_DIR, write_demo
+    from pinet_tf.utils.readers import read_json
+
+    described = about(run, recipe_name)
+    if curve:  # the run's held-out appearance curve (benchmarks/curves.py summary)
+        runs = read_json(CURVES, "appearance curves")
+        if curve not in runs:
+            raise ValueError(f"{CURVES}: no run labelled {curve!r} (has {sorted(runs)})")
+        summary = runs[curve]
+        described["held_out_person_l1"] = {
+            "source": f"benchmarks/results/appearance_curves.json[{curve!r}]",
+            "measure": "mean |result - truth| in 0..255 over the true target person, "
+                       "held-out identities",
+            **{k: summary["last"].get(k) for k in ("step", "pairs", "model",
+                                                    "paint_by_parsing",
+                                                    "paint_by_parsing_true", "flat_grey",
+                                                    "copy_source")}}
+    manifest = write_demo(run, described, out_dir)
     folder = out_dir or DEMO_DIR
     print(f"wrote the demo model to {folder} ({manifest['weights']['bytes'] / 1e6:.1f} MB, "
           f"sha256 {manifest['weights']['sha256'][:16]}...)")
@@ -91,12 +115,15 @@ def write_demo_model(run: str, recipe_name: str = "small", out_dir: str | None =
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.demo_model",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, help="the quality benchmark's GAN run directory")
+    p.add_argument("--run", required=True, help="the recipe's run directory (the quality "
+                   "benchmark's GAN run, or the 'appearance' recipe's run)")
+    p.add_argument("--curve", default=None, help="the run's curve summary to record (a label "
+                   "of benchmarks/results/appearance_curves.json)")
     p.add_argument("--recipe", default="small", choices=sorted(RECIPES))
     p.add_argument("--out", help="folder (default: pinet_tf/inference/demo/ of this checkout)")
     args = p.parse_args(argv)
     try:
-        write_demo_model(args.run, args.recipe, args.out)
+        write_demo_model(args.run, args.recipe, args.out, args.curve)
     except (ValueError, OSError) as e:
         p.exit(2, f"{p.prog}: error: {e}\n")
     return 0

@@ -49,7 +49,7 @@ KEYPOINT_NAMES = (
 #: phase. Measured (issue 24, tiny size, 2,500 G_i steps of phase 2): fed the softmax, G_i drew
 #: several smeared overlapping ghosts where the one-hot guide gave one clean person, because it had
 #: only ever seen one-hot guides; "onehot" removes that train/inference mismatch. Not official.
-_FEEDS = ("logits", "softmax", "onehot")
+FEEDS = ("logits", "softmax", "onehot")
 #: `ModelConfig.convolution`: the paper's gated convolution or the "vanilla" ablation (Table 3).
 CONVOLUTIONS = ("gated", "vanilla")
 #: `ModelConfig.stages`: 2 = PINet (G_p then G_i); 1 = the one-level ablation (G_i alone).
@@ -119,7 +119,7 @@ class ModelConfig:
     image_encoder_widths: tuple = (1, 1, 2, 2)
     output_kernel_size: int = 3
     # How G_p's output enters G_i: raw "logits" (authors' code), "softmax" (paper schedule) or
-    # "onehot" (argmax, one-hot: what G_i sees in the paper's phase 2; `_FEEDS`).
+    # "onehot" (argmax, one-hot: what G_i sees in the paper's phase 2; `FEEDS`).
     parsing_feed: str = "logits"
     # "gated" (PINet) or "vanilla": every gated convolution of both generators becomes a plain
     # convolution of the same geometry and width (paper Table 3, "w/ VC"); any preset takes it.
@@ -141,8 +141,8 @@ class ModelConfig:
             raise ValueError(
                 f"image size must be divisible by 4 (two stride-2 layers), got "
                 f"{self.image_height}x{self.image_width}")
-        if self.parsing_feed not in _FEEDS:
-            raise ValueError(f"parsing_feed must be one of {_FEEDS}, got {self.parsing_feed!r}")
+        if self.parsing_feed not in FEEDS:
+            raise ValueError(f"parsing_feed must be one of {FEEDS}, got {self.parsing_feed!r}")
         if self.convolution not in CONVOLUTIONS:
             raise ValueError(
                 f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")

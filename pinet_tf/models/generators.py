@@ -53,7 +53,7 @@ class ParsingGuide(keras.layers.Layer):
 
     "logits" passes them unchanged (authors' code); "softmax" gives a distribution; "onehot" the
     one-hot of the argmax, the same kind of input as the one-hot ground truth that G_i is trained
-    on in the paper's second stage (`pinet_tf.config._FEEDS` has the measured reason).
+    on in the paper's second stage (`pinet_tf.config.FEEDS` has the measured reason).
     """
 
     def __init__(self, feed="logits", **kwargs):

@@ -53,6 +53,8 @@ def configs(args):
         cfg = dataclasses.replace(cfg, convolution=args.convolution)
     if args.output_clamp is not None:
         cfg = dataclasses.replace(cfg, output_clamp=args.output_clamp)
+    if args.parsing_feed is not None:
+        cfg = dataclasses.replace(cfg, parsing_feed=args.parsing_feed)
     if args.stages is not None:
         cfg = dataclasses.replace(cfg, stages=args.stages)
     return cfg, TrainConfig(**options)
@@ -98,7 +100,7 @@ def train_command(args) -> int:
 
 
 def register(subparsers) -> None:
-    from pinet_tf.config import CONVOLUTIONS, OUTPUT_CLAMPS, PRESETS, STAGES
+    from pinet_tf.config import CONVOLUTIONS, FEEDS, OUTPUT_CLAMPS, PRESETS, STAGES
     from pinet_tf.training.config import RECIPES, SCHEDULES
 
     p = subparsers.add_parser(
@@ -151,6 +153,10 @@ def register(subparsers) -> None:
     p.add_argument("--output-clamp", choices=OUTPUT_CLAMPS, default=None,
                    help="'hard' (the authors' clamp, zero gradient where saturated) or "
                         "'straight_through' (same output, gradient passed through; not "
+                        "official). Default: the config's")
+    p.add_argument("--parsing-feed", choices=FEEDS, default=None,
+                   help="how G_p's parsing enters G_i: 'logits' (the authors'), 'softmax' (the "
+                        "paper's), or 'onehot' (the argmax, as in the paper's phase 2; not "
                         "official). Default: the config's")
     p.add_argument("--no-shuffle", action="store_true", help="feed the train split in record "
                    "order (step k: pairs kB..kB+B-1) instead of seeded shuffling")

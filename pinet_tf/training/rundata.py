@@ -45,6 +45,13 @@ def check_data(out, data, resume, data_changed=False):
     `data_changed`. Returns the records directory to check (None: a synthetic set is made)."""
     recorded = recorded_data(out) if resume else None
     if data is None:
+        if resume and recorded is None and not os.path.isdir(os.path.join(out, "data")):
+            # A run from before data.json that trained on given records: resuming it on a fresh
+            # synthetic set would silently change its data.
+            raise ValueError(f"--resume: {out} has no {DATA_RECORD} (a run from an older "
+                             f"version) and no synthetic set of its own under "
+                             f"{os.path.join(out, 'data')}; pass --data RECORDS (the records it "
+                             f"trained on)")
         if recorded is not None and not os.path.isdir(recorded):
             raise FileNotFoundError(f"--resume: {os.path.join(out, DATA_RECORD)} says the run "
                                     f"trained on {recorded}, which is missing; pass --data DIR "

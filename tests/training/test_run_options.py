@@ -255,3 +255,14 @@ def test_train_on_records_only_tensorflow_finds_damaged(tmp_path, tiny_records, 
     line = _one_error(capsys)
     assert os.path.join(records, shard) in line and expected in line, line
     assert not run.exists()
+
+
+def test_resume_of_an_older_run_without_its_data_record_asks_for_data(resumable, capsys):
+    """A run from before data.json that trained on given records (no RUN_DIR/data): resuming it
+    without --data must not make a fresh synthetic set and train on it (issue 29)."""
+    (resumable / "data.json").unlink()
+    before = _tree(resumable)
+    assert main(["train", "--resume", "--out", str(resumable)]) == 2
+    line = _one_error(capsys)
+    assert "has no data.json" in line and "pass --data RECORDS" in line, line
+    assert _tree(resumable) == before
