@@ -37,7 +37,7 @@ RECIPES = {
     # G_p's argmax (the kind of guide it trains on in phase 2), no GAN term, the held-out curve
     # every 250 steps. ~0.2 s a step alone on 2 cores.
     "appearance": Recipe(config="tiny", size="64x44", identities=2000, poses_per_identity=3,
-                         steps="500,5500,1000", batch_size=8, lr=1e-3, gan_weight=0.0,
+                         steps="500,3000,1500", batch_size=8, lr=1e-3, gan_weight=0.0,
                          variants=("gan",),
                          extra_train_args=("--parsing-feed", "onehot", "--curve-every", "250",
                                            "--checkpoint-every", "500")),

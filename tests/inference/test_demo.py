@@ -14,9 +14,9 @@ from pinet_tf.inference import demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EX = os.path.join(ROOT, "examples")
-#: The demo's training data (MANIFEST.json must say the same): `pinet-tf synth --identities 400
-#: --poses-per-identity 3 --size 128x88 --seed 0`; the last 10% of identities are held out.
-SEED, IDENTITIES, POSES, SIZE = 0, 400, 3, (128, 88)
+#: The demo's training data (MANIFEST.json must say the same): `pinet-tf synth --identities 2000
+#: --poses-per-identity 3 --size 64x44 --seed 0`; the last 10% of identities are held out.
+SEED, IDENTITIES, POSES, SIZE = 0, 2000, 3, (64, 44)
 
 
 def _held_out_pairs(identities=6):
@@ -57,23 +57,29 @@ def test_shipped_demo_beats_copy_the_source_on_held_out_people():
     from pinet_tf.inference.predictor import KerasPredictor
 
     pairs = _held_out_pairs()
-    images, _ = KerasPredictor(generator, cfg).transfer(
+    images, parsing = KerasPredictor(generator, cfg).transfer(
         pairs["source_image"], pairs["source_parsing"], pairs["source_keypoints"],
         pairs["target_keypoints"])
     model, copy = _person_l1(images, pairs), _person_l1(pairs["source_image"], pairs)
     grey = _person_l1(np.full_like(images, 128), pairs)
     whole = float(np.abs(images.astype(float) - pairs["target_image"]).mean())
     whole_copy = float(np.abs(pairs["source_image"].astype(float) - pairs["target_image"]).mean())
+    from pinet_tf.metrics.person import paint_by_parsing
+
+    paint = _person_l1(paint_by_parsing(pairs["source_image"], pairs["source_parsing"], parsing),
+                       pairs)
     # Copying the source puts the wall where the target person is, so inside the person a flat
     # grey picture, what an untrained generator draws, beats copy-the-source too; over the whole
     # picture grey is far worse (no wall). The model must beat copy-the-source on both and grey
-    # inside the person. Measured on these 12 pairs (0..255): the shipped demo (the quality
-    # benchmark's GAN run of 2026-12-01, 930 steps) person 50.5, whole 17.7; a 2+2+2-step run
-    # 53.3 / -; random weights 53.8 / 83.3; copy 69.8 / 28.9; grey 53.8 / 83.3. The demo beats
-    # grey inside the person by only 6%: it is a short CPU run (README, Quality).
-    assert model < 0.8 * copy and whole < 0.8 * whole_copy and model < 0.97 * grey, \
-        f"person-region L1 {model:.1f} vs copy-the-source {copy:.1f}, flat grey {grey:.1f}; " \
-        f"whole picture {whole:.1f} vs copy {whole_copy:.1f}"
+    # inside the person. Measured on these 12 pairs (0..255), the shipped demo (the 'appearance'
+    # recipe, 5,000 steps, 2026-12-07): person 37.7, whole 13.1; copy 65.5 / 25.6; grey 50.7;
+    # paint-by-parsing with the demo's own parsing 28.0 (true parsing 20.8). The earlier demo
+    # (128x88, 930 steps) scored person 50.5. The goal, <= 0.8x paint-by-parsing, is not
+    # met (1.34x: docs/results/appearance.md); the last bar guards against falling back.
+    assert model < 0.8 * copy and whole < 0.8 * whole_copy and model < 0.85 * grey \
+        and model < 1.5 * paint, \
+        f"person-region L1 {model:.1f} vs copy-the-source {copy:.1f}, flat grey {grey:.1f}, " \
+        f"paint-by-parsing {paint:.1f}; whole picture {whole:.1f} vs copy {whole_copy:.1f}"
 
 
 def test_readme_walk_through_uses_the_demo_and_shows_the_person(tmp_path, monkeypatch, capsys):
@@ -97,9 +103,8 @@ def test_readme_walk_through_uses_the_demo_and_shows_the_person(tmp_path, monkey
         return np.abs(picture - target)[person].mean()
 
     model, grey, copy = l1(result), l1(np.full_like(target, 127.5)), l1(source)
-    # The shipped demo reaches 47.2 here (grey 52.0, copy 57.8); the tiny recipe's own run 38.9
-    # (test_examples.py): the demo trades sharpness inside the person for 128x88 frames and a
-    # straight-through clamp (no black garments).
+    # The shipped demo ('appearance' recipe, 64x44, 2026-12-07) reaches 32.9 here (grey 52.0,
+    # copy 57.8); the earlier 128x88 demo 47.2, the tiny recipe's own run 38.9 (test_examples.py).
     assert model < 0.95 * grey and model < 0.9 * copy, (model, grey, copy)
 
 
