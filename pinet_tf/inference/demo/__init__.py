@@ -13,8 +13,9 @@ Files of this folder (package data, `setup.py`):
 sha256, checks every tensor's name and shape, and loads the weights cast to float32; any problem
 is one line naming the file. `write_demo(run, about)` writes the three files from a run directory
 (`pinet-tf train`'s) or a `.weights.h5`, all or none (`pinet_tf.utils.atomic.atomic_files`); the
-bytes of the weights file depend only on the weights (fixed zip timestamps). The quality benchmark
-makes the shipped one (`benchmarks/demo_model.py`; the command is `REGENERATE`).
+bytes of the weights file depend only on the weights (fixed zip timestamps). The shipped one is
+the 'appearance' recipe's run (`benchmarks/quality_recipes.py`, `benchmarks/demo_model.py`;
+docs/results/appearance.md); MANIFEST.json holds the exact commands, `REGENERATE` the last.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ DEMO_DIR = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS = "generator.float16.npz"
 CONFIG = "config.json"
 MANIFEST = "MANIFEST.json"
-#: The command that regenerates the shipped files (trains the quality benchmark's GAN run first).
-REGENERATE = "python -m benchmarks.quality --recipe small --work /tmp/quality --demo"
+#: The command that writes the shipped files from a finished run of the 'appearance' recipe
+#: (MANIFEST.json's "regenerate" has the synth, make-tfrecords and train commands before it).
+REGENERATE = "python -m benchmarks.demo_model --recipe appearance --run RUN --curve demo"
 #: The line `transfer` / `texture` / `gates` print when --model is not given.
 NOTICE = ("using the built-in demo model (trained on synthetic people, not on photos); "
           "--model RUN picks a trained run")
