@@ -50,9 +50,29 @@ def gates_command(args) -> int:
 
     complete(source, need_parsing=not one_stage, min_confidence=args.min_confidence,
              which=args.person)
-    target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
-                                            args.source, args.min_confidence,
-                                            args.target_person, "--target-person")
+    if args.target_keypoints and (args.target_image or args.target_image_keypoints):
+        raise ValueError("give the target pose once: --target-keypoints, or --target-image "
+                         "(with or without --target-image-keypoints), not both")
+    if args.target_image_keypoints and not args.target_image:
+        raise ValueError("--target-image-keypoints needs --target-image (the photo they belong "
+                         "to)")
+    target_photo = None
+    if args.target_keypoints:
+        target_kp = pipeline.load_keypoints_for(args.target_keypoints, source.image.shape,
+                                                args.source, args.min_confidence,
+                                                args.target_person, "--target-person")
+    elif args.target_image:  # the pose of another photo, estimated unless its file is given
+        target_photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
+                                            min_confidence=args.min_confidence,
+                                            person=args.target_person,
+                                            choose_with="--target-person")
+        complete(target_photo, need_parsing=False, min_confidence=args.min_confidence,
+                 which=args.target_person, choose_with="--target-person",
+                 keypoints_flag="--target-image-keypoints")
+    else:
+        raise ValueError("give a target pose: --target-keypoints (in the source photo's frame) "
+                         "or --target-image (its pose is estimated unless "
+                         "--target-image-keypoints is given)")
 
     from pinet_tf.inference.cli import load_model
     from pinet_tf.models.gates import gate_picture, pose_transfer_with_gates, skipped_layers
@@ -60,9 +80,14 @@ def gates_command(args) -> int:
     generator, cfg = load_model(args, keras=True)
     h, w = cfg.image_size
     fit = Fit.make(*source.size, h, w, args.fit)
-    src_kp, tgt_kp = fit.keypoints(source.keypoints), fit.keypoints(target_kp)
+    src_kp = fit.keypoints(source.keypoints)
+    if target_photo is None:
+        tgt_kp = fit.keypoints(target_kp)
+    else:  # the target photo's pose, fitted into the model's frame as its own photo
+        tgt_kp = Fit.make(*target_photo.size, h, w, args.fit).keypoints(target_photo.keypoints)
     for kp, what in ((src_kp, args.source_keypoints or args.source),
-                     (tgt_kp, args.target_keypoints)):
+                     (tgt_kp, args.target_keypoints or args.target_image_keypoints
+                      or args.target_image)):
         pipeline._require_pose(kp, what)
     src_img = fit.image(source.image)
     src_par = None if source.parsing is None else fit.parsing(source.parsing)[None]
@@ -103,8 +128,11 @@ def register(subparsers) -> None:
                    "`transfer` takes); default: estimated from the photo")
     p.add_argument("--source-parsing", help="parsing label PNG of --source (not for a "
                    "one-stage model, stages=1); default: a rough one made from the pose")
-    p.add_argument("--target-keypoints", required=True,
-                   help="target pose in the source photo's frame")
+    p.add_argument("--target-keypoints",
+                   help="target pose in the source photo's frame (or give --target-image)")
+    p.add_argument("--target-image", help="a photo whose pose is the target (estimated unless "
+                                          "--target-image-keypoints are given)")
+    p.add_argument("--target-image-keypoints", help="keypoint file of --target-image")
     p.add_argument("--target-person", type=int, default=None, metavar="N",
                    help="which person of a target keypoint file holding several")
     p.add_argument("--out", required=True, help="picture PNG")

@@ -78,3 +78,51 @@ def test_bad_inputs_are_one_line_errors(weights, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["export"]  # nothing written
+
+
+def test_target_pose_from_another_photo(weights, tmp_path, capsys):
+    """--target-image (+ its keypoint file, so no estimator is needed) gives the target pose,
+    fitted into the model's frame as that photo's own: the same gates as passing that pose."""
+    out, arrays = str(tmp_path / "g.png"), str(tmp_path / "g.npz")
+    argv = [a for a in _argv(weights, out, "--save-arrays", arrays)]
+    i = argv.index("--target-keypoints")
+    del argv[i:i + 2]
+    argv += ["--target-image", os.path.join(EXAMPLES, "target.png"),
+             "--target-image-keypoints", os.path.join(EXAMPLES, "target_keypoints.json")]
+    assert main(argv) == 0, capsys.readouterr()
+    saved = np.load(arrays)
+    generator, cfg = load_generator(weights)
+    source = pipeline.load_person(os.path.join(EXAMPLES, FILES["source"]),
+                                  os.path.join(EXAMPLES, FILES["source_keypoints"]),
+                                  os.path.join(EXAMPLES, FILES["source_parsing"]))
+    target = pipeline.load_person(os.path.join(EXAMPLES, "target.png"),
+                                  os.path.join(EXAMPLES, "target_keypoints.json"))
+    fit = Fit.make(*source.size, *cfg.image_size, "pad")
+    target_fit = Fit.make(*target.size, *cfg.image_size, "pad")
+    _, maps = pose_transfer_with_gates(
+        generator, cfg, fit.image(source.image)[None], fit.parsing(source.parsing)[None],
+        fit.keypoints(source.keypoints)[None].astype(np.float32),
+        target_fit.keypoints(target.keypoints)[None].astype(np.float32))
+    for m in maps:
+        np.testing.assert_allclose(saved[m.name], m.mask[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("change, message", [
+    (("--target-keypoints",), "give a target pose"),
+    (("--target-image-keypoints",), "--target-image-keypoints needs --target-image"),
+    (("--both",), "give the target pose once"),
+])
+def test_target_pose_options_are_checked(weights, tmp_path, capsys, change, message):
+    argv = _argv(weights, str(tmp_path / "g.png"))
+    kp = os.path.join(EXAMPLES, "target_keypoints.json")
+    if change[0] in ("--target-keypoints", "--target-image-keypoints"):
+        i = argv.index("--target-keypoints")
+        del argv[i:i + 2]
+        if change[0] == "--target-image-keypoints":
+            argv += ["--target-image-keypoints", kp]
+    else:
+        argv += ["--target-image", os.path.join(EXAMPLES, "target.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
