@@ -66,6 +66,7 @@ def _normalise(x):
 def official_step(netG, netD_PB, netD_PP, optimizers, vgg, batch):
     """One training iteration. `batch`: NCHW tensors P1, P2 (images), KP1, KP2 (heatmaps),
     SPL1_onehot (float), SPL2 (int64 labels) and optionally SPL2_onehot (unused by netG).
+    `vgg` None: no perceptual term (weight 0, as `TrainConfig(perceptual_weight=0)`; reported 0).
     Returns the loss terms as floats (d_pb, d_pp are 0.5 * (real + fake), without the 5)."""
     opt_G, opt_PB, opt_PP = optimizers
     P1, P2, KP1, KP2 = batch["P1"], batch["P2"], batch["KP1"], batch["KP2"]
@@ -93,7 +94,8 @@ def official_step(netG, netD_PB, netD_PP, optimizers, vgg, batch):
     opt_G.zero_grad()
     ce = F.nll_loss(F.log_softmax(parse, dim=1), SPL2)
     l1 = torch.mean(torch.abs(fake - P2)) * LAMBDA_A
-    perc = torch.mean(torch.abs(vgg(_normalise(fake)) - vgg(_normalise(P2)).detach())) * LAMBDA_B
+    perc = (fake.new_zeros(()) if vgg is None else
+            torch.mean(torch.abs(vgg(_normalise(fake)) - vgg(_normalise(P2)).detach())) * LAMBDA_B)
     gan = (_mse(netD_PB(torch.cat([KP2, fake], 1)), 1.0)
            + _mse(netD_PP(torch.cat([fake, P1], 1)), 1.0)) / 2
     loss_G = l1 + perc + GAN_WEIGHT * gan + ce
