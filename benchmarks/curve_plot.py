@@ -104,8 +104,9 @@ def plot_reference_curves(results: dict, path: str) -> np.ndarray:
             pts = [(p["step"], p["model"]) for p in r["curve"]]
             series.append((f"{LABELS[r['side']]}, seed {r['seed']}", colour, 2, pts))
             own.append([p["paint_by_parsing"] for p in r["curve"]])
-        steps = [p["step"] for p in runs[0]["curve"]]
-        paint_own = list(zip(steps, np.mean(own, axis=0)))
+        n = min(map(len, own))  # the points every run of this lr reached
+        steps = [p["step"] for p in next(r for r in runs if r["lr"] == lr)["curve"][:n]]
+        paint_own = list(zip(steps, np.mean([o[:n] for o in own], axis=0)))
         series.insert(0, ("paint-by-parsing, own parsing (mean)", LIGHT_GREY, 1, paint_own))
         hlines = [("paint-by-parsing, true parsing", GREY,
                    results["baselines"]["paint_by_parsing_true"])]

@@ -132,9 +132,10 @@ def _point(step, measured):
     return {"step": step, **{k: measured[k] for k in CURVES}}
 
 
-def run_seed(args, cfg, lr, seed, work):
+def run_seed(args, cfg, lr, seed, work, progress=None):
     """Both sides for one (lr, seed): returns (two run dicts, held-out fixed baselines, the
-    TrainConfig)."""
+    TrainConfig). `progress(runs, baselines, train_cfg)` is called after every chunk with the
+    runs so far."""
     from pinet_tf import datasets
     from pinet_tf.training.run import appearance_curve
 
@@ -175,16 +176,24 @@ def run_seed(args, cfg, lr, seed, work):
             k: float(history.history[k][-1]) for k in LOSSES}})
         for side, c in zip(SIDES, (theirs, ours)):
             curves[side].append(_point(done, c.measure()))
+        if progress:
+            progress(_runs(lr, seed, curves, losses, seconds, digest), _fixed(ours), train_cfg)
         print(f"lr {lr:g} seed {seed} step {done}: person L1 torch "
               f"{curves['torch'][-1]['model']:.2f}, pinet-tf {curves['pinet_tf'][-1]['model']:.2f}"
               f" (torch {seconds['torch']:.0f} s, pinet-tf {seconds['pinet_tf']:.0f} s)",
               flush=True)
-    runs = [{"lr": lr, "seed": seed, "side": side, "curve": curves[side],
-             "losses": losses[side], "train_seconds": round(seconds[side], 2),
+    return _runs(lr, seed, curves, losses, seconds, digest), _fixed(ours), train_cfg
+
+
+def _runs(lr, seed, curves, losses, seconds, digest):
+    return [{"lr": lr, "seed": seed, "side": side, "curve": list(curves[side]),
+             "losses": list(losses[side]), "train_seconds": round(seconds[side], 2),
              "batches_sha256": digest.hexdigest()} for side in SIDES]
-    baselines = {k: ours.fixed[k] for k in sorted(ours.fixed)}
-    baselines["held_out_pairs"] = ours.pairs
-    return runs, baselines, train_cfg
+
+
+def _fixed(curve):
+    """The held-out baselines that do not depend on the model, and the number of pairs."""
+    return {**{k: curve.fixed[k] for k in sorted(curve.fixed)}, "held_out_pairs": curve.pairs}
 
 
 def _numpy(element):
@@ -198,7 +207,8 @@ def _stats(values):
 
 
 def compare(runs, key="model") -> dict:
-    """Per learning rate: the final value of every run, and over the curve points after step 0
+    """Per learning rate, up to the last step all its runs reached (`compared_to_step`): the
+    final value of every run, and over the curve points after step 0
     (mean and max): the torch seed spread |T_0 - T_1| (the run-to-run noise), ours |K_0 - K_1|,
     the same-seed gap |K_s - T_s| (same initial state, same batches), the cross gap |K_s - T_s'|
     (s != s'), the gap of the seed means. `within_noise`: the same-seed gap's mean and max are
@@ -207,11 +217,18 @@ def compare(runs, key="model") -> dict:
     for lr in sorted({r["lr"] for r in runs}):
         curve = {(r["side"], r["seed"]): np.array([p[key] for p in r["curve"]])
                  for r in runs if r["lr"] == lr}
+        n = min(len(c) for c in curve.values())  # runs cut short: their common points
+        curve = {k: c[:n] for k, c in curve.items()}
         seeds = sorted({s for _, s in curve})
-        entry = {"final": {f"{side}_seed{s}": float(curve[side, s][-1])
+        entry = {"compared_to_step": int(next(r for r in runs if r["lr"] == lr)["curve"][n - 1]
+                                         ["step"]),
+                 "final": {f"{side}_seed{s}": float(curve[side, s][-1])
                            for side in SIDES for s in seeds if (side, s) in curve},
                  "step0_gap": max(abs(float(curve["pinet_tf", s][0] - curve["torch", s][0]))
                                   for s in seeds)}
+        out[f"{lr:g}"] = entry
+        if n < 2:  # no point after step 0 yet
+            continue
         later = {k: v[1:] for k, v in curve.items()}
         entry["same_seed_gap"] = _stats(np.concatenate([np.abs(later["pinet_tf", s]
                                                                - later["torch", s])
@@ -229,11 +246,14 @@ def compare(runs, key="model") -> dict:
             noise, gap = entry["torch_seed_spread"], entry["same_seed_gap"]
             entry["within_noise"] = bool(gap["mean"] <= noise["mean"]
                                          and gap["max"] <= noise["max"])
-        out[f"{lr:g}"] = entry
     return out
 
 
 def summarise(results) -> dict:
+    """The comparison of the model's curves and of paint-by-parsing with each model's own
+    parsing; each run gets `steps_reached` (a cut run's last point)."""
+    for r in results["runs"]:
+        r["steps_reached"] = r["curve"][-1]["step"]
     results["comparison"] = {key: compare(results["runs"], key) for key in CURVES}
     return results
 
@@ -312,16 +332,22 @@ def measure(args) -> dict:
                    "discriminator_dropout": 0.0, "lr_decay": "none (constant lr)",
                    "train_configs": {}},
                "baselines": None, "runs": []}
+    done = []
+
+    def record(runs, baselines, train_cfg):
+        results["settings"]["train_configs"][f"{train_cfg.learning_rate:g}"] = {
+            k: v for k, v in train_cfg.to_dict().items() if k != "seed"}
+        results["baselines"] = baselines
+        results["runs"] = done + runs
+        if args.out:  # a partial file after every chunk: a cut run keeps its curve so far
+            write_json(args.out, summarise(results))
+
     for lr in lrs:
         for seed in seeds:
             with tempfile.TemporaryDirectory() as work:
-                runs, baselines, train_cfg = run_seed(args, cfg, lr, seed, work)
-            results["settings"]["train_configs"][f"{lr:g}"] = {
-                k: v for k, v in train_cfg.to_dict().items() if k != "seed"}
-            results["baselines"] = baselines
-            results["runs"] += runs
-            if args.out:  # a partial file after every seed
-                write_json(args.out, summarise(results))
+                runs, baselines, train_cfg = run_seed(args, cfg, lr, seed, work, record)
+            record(runs, baselines, train_cfg)
+            done += runs
     return summarise(results)
 
 
