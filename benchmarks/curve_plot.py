@@ -92,9 +92,11 @@ def plot_reference_curves(results: dict, path: str) -> np.ndarray:
                             HEADER + PANEL_H + entries * LEGEND_ROW + 8), "white")
     draw = ImageDraw.Draw(img)
     s = results["settings"]
+    reached = min(r["curve"][-1]["step"] for r in runs)
+    planned = f" (a cut run: {s['steps']} planned)" if reached < s["steps"] else ""
     draw.text((8, 4), f"Held-out person L1 (0..255), {results['baselines']['held_out_pairs']} "
-              f"held-out pairs; tiny 64x44, batch {s['batch']}, {s['steps']} steps, float32",
-              fill=AXIS, font=small)
+              f"held-out pairs; tiny 64x44, batch {s['batch']}, {reached} steps{planned}, "
+              f"float32", fill=AXIS, font=small)
     draw.text((8, 18), "official schedule: CE + L1 + 5 LSGAN, no perceptual term, "
               "D dropout off; same initial state and batches per seed", fill=AXIS, font=small)
     for i, lr in enumerate(lrs):
