@@ -72,6 +72,7 @@ def official_step(netG, netD_PB, netD_PP, optimizers, vgg, batch, sn_gradient="a
     SPL1_onehot (float), SPL2 (int64 labels) and optionally SPL2_onehot (unused by netG).
     `sn_gradient`: "authors" (their SpectralNorm's gradient: the D step's real pass takes
     d sigma / dW from the u, v of the fake pass) or "exact" (`R.set_sigma_gradient`).
+    `vgg` None: no perceptual term (weight 0, as `TrainConfig(perceptual_weight=0)`; reported 0).
     Returns the loss terms as floats (d_pb, d_pp are 0.5 * (real + fake), without the 5)."""
     opt_G, opt_PB, opt_PP = optimizers
     for net in (netD_PB, netD_PP):
@@ -101,7 +102,8 @@ def official_step(netG, netD_PB, netD_PP, optimizers, vgg, batch, sn_gradient="a
     opt_G.zero_grad()
     ce = F.nll_loss(F.log_softmax(parse, dim=1), SPL2)
     l1 = torch.mean(torch.abs(fake - P2)) * LAMBDA_A
-    perc = torch.mean(torch.abs(vgg(_normalise(fake)) - vgg(_normalise(P2)).detach())) * LAMBDA_B
+    perc = (fake.new_zeros(()) if vgg is None else
+            torch.mean(torch.abs(vgg(_normalise(fake)) - vgg(_normalise(P2)).detach())) * LAMBDA_B)
     gan = (_mse(netD_PB(torch.cat([KP2, fake], 1)), 1.0)
            + _mse(netD_PP(torch.cat([fake, P1], 1)), 1.0)) / 2
     loss_G = l1 + perc + GAN_WEIGHT * gan + ce

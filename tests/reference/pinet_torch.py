@@ -246,6 +246,22 @@ def build_netD_PP(ndf=64, n_blocks=3, dropout=0.5):
     return Discriminator(6, ndf, n_blocks, dropout)
 
 
+@torch.no_grad()
+def authors_init_(netG):
+    """The authors' initial G (`docs/official_training.md`, "Initial state"), drawn from torch's
+    global generator: Kaiming-normal (fan_in, a = 0) for every conv weight (biases keep torch's
+    default), BatchNorm weight ~ N(1, 0.02) and bias 0, attention gamma 0. Returns netG."""
+    for m in netG.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, SelfAttention):
+            m.gamma.zero_()
+    return netG
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers for parity tests
 
