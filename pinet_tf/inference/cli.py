@@ -77,6 +77,21 @@ def _peek_config(args):
         return None
 
 
+def target_pose_photo(args):
+    """The photo of --target-image with its keypoints (--target-image-keypoints, else estimated):
+    the target pose of `transfer` and `gates`."""
+    from pinet_tf.inference import pipeline
+    from pinet_tf.inference.pose.complete import complete
+
+    photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
+                                 min_confidence=args.min_confidence, person=args.target_person,
+                                 choose_with="--target-person")
+    complete(photo, need_parsing=False, min_confidence=args.min_confidence,
+             which=args.target_person, choose_with="--target-person",
+             keypoints_flag="--target-image-keypoints")
+    return photo
+
+
 def transfer_command(args) -> int:
     from pinet_tf.utils import drawing
     from pinet_tf.inference import pipeline
@@ -140,13 +155,7 @@ def transfer_command(args) -> int:
         if args.target_image:  # only a picture of the expected result, for the grid
             target_photo = pipeline.load_person(args.target_image)
     else:
-        target_photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
-                                            min_confidence=args.min_confidence,
-                                            person=args.target_person,
-                                            choose_with="--target-person")
-        complete(target_photo, need_parsing=False, min_confidence=args.min_confidence,
-                 which=args.target_person, choose_with="--target-person",
-                 keypoints_flag="--target-image-keypoints")
+        target_photo = target_pose_photo(args)
         target_kp = target_photo.keypoints
 
     predictor = load_model(args)

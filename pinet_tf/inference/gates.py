@@ -62,13 +62,9 @@ def gates_command(args) -> int:
                                                 args.source, args.min_confidence,
                                                 args.target_person, "--target-person")
     elif args.target_image:  # the pose of another photo, estimated unless its file is given
-        target_photo = pipeline.load_person(args.target_image, args.target_image_keypoints,
-                                            min_confidence=args.min_confidence,
-                                            person=args.target_person,
-                                            choose_with="--target-person")
-        complete(target_photo, need_parsing=False, min_confidence=args.min_confidence,
-                 which=args.target_person, choose_with="--target-person",
-                 keypoints_flag="--target-image-keypoints")
+        from pinet_tf.inference.cli import target_pose_photo
+
+        target_photo = target_pose_photo(args)
     else:
         raise ValueError("give a target pose: --target-keypoints (in the source photo's frame) "
                          "or --target-image (its pose is estimated unless "
