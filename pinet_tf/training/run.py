@@ -101,10 +101,10 @@ def check_run(cfg, train_cfg, out, data=None, resume=False, data_changed=False):
         raise ValueError(f"--out {out} is a file, expected a run directory")
     if not resume:
         check_new_run_folder(out, RUN_ENTRIES)
+    if resume and not _has_checkpoint(out):
+        raise FileNotFoundError(f"--resume: no checkpoint in {os.path.join(out, CHECKPOINTS)}")
     data = check_data(out, data, resume, data_changed)
     if resume:
-        if not _has_checkpoint(out):
-            raise FileNotFoundError(f"--resume: no checkpoint in {os.path.join(out, CHECKPOINTS)}")
         saved_cfg = ModelConfig.load(os.path.join(out, RUN_CONFIG))
         if cfg is not None and saved_cfg != cfg:
             raise ValueError(f"--resume: {os.path.join(out, RUN_CONFIG)} holds config "

@@ -21,6 +21,7 @@ EXTRAS = {
     "torch": ("torch",),
     "tfds": ("tensorflow_datasets",),
     "dev": ("pytest", "scipy", "skimage"),
+    "docs": ("mkdocs", "mkdocstrings"),  # the documentation site (`mkdocs build`); no verb
 }
 
 
