@@ -85,4 +85,3 @@ class MeanImage:
         if not self.count:
             raise ValueError("mean image of an empty set")
         return np.clip(np.round(self.total / self.count), 0, 255).astype(np.uint8)
-

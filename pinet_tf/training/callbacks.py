@@ -14,8 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pinet_tf.utils import drawing
+from pinet_tf.metrics.person import paint_by_parsing, person_l1
 from pinet_tf.models.encoding import float_to_uint8
+from pinet_tf.utils import drawing
 from pinet_tf.training.config import PHASE_NAMES
 from pinet_tf.utils.atomic import write_text
 
@@ -159,36 +160,33 @@ class AppearanceCurve(keras.callbacks.Callback):
 
     def __init__(self, batches, every, log_dir, path):
         super().__init__()
-        from pinet_tf.metrics.person import paint_by_parsing, person_l1
-
-        self._paint, self._person_l1 = paint_by_parsing, person_l1
-        self.batches = [{k: v for k, v in b.items()} for b in batches]
+        self.batches = list(batches)
         self.every, self.path = int(every), path
         self.writer = tf.summary.create_file_writer(log_dir)
-        self._targets = [float_to_uint8(b["target_image"]).numpy() for b in self.batches]
-        self._sources = [float_to_uint8(b["source_image"]).numpy() for b in self.batches]
-        self._true = [np.asarray(b["target_parsing"]) for b in self.batches]
+        # Per batch, what every point compares against: (source, its parsing, target, true
+        # target parsing), uint8 / int labels.
+        self._truth = [(float_to_uint8(b["source_image"]).numpy(), np.asarray(b["source_parsing"]),
+                        float_to_uint8(b["target_image"]).numpy(), np.asarray(b["target_parsing"]))
+                       for b in self.batches]
         fixed = {"paint_by_parsing_true": [], "flat_grey": [], "copy_source": []}
-        for b, src, tgt, tp in zip(self.batches, self._sources, self._targets, self._true):
+        for src, sp, tgt, tp in self._truth:
             fixed["paint_by_parsing_true"].append(
-                person_l1(paint_by_parsing(src, np.asarray(b["source_parsing"]), tp), tgt, tp))
+                person_l1(paint_by_parsing(src, sp, tp), tgt, tp))
             fixed["flat_grey"].append(person_l1(np.full_like(tgt, 128), tgt, tp))
             fixed["copy_source"].append(person_l1(src, tgt, tp))
         self.fixed = {k: float(np.nanmean(np.concatenate(v))) for k, v in fixed.items()}
-        self.pairs = int(sum(t.shape[0] for t in self._targets))
+        self.pairs = int(sum(t[2].shape[0] for t in self._truth))
         self._last = None
 
     def measure(self) -> dict:
         """One point of the curve for the model's current weights."""
         model_l1, paint_l1 = [], []
-        for b, src, tgt, tp in zip(self.batches, self._sources, self._targets, self._true):
+        for b, (src, sp, tgt, tp) in zip(self.batches, self._truth):
             out = self.model(b, training=False)
-            pred = float_to_uint8(out["image"]).numpy()
-            model_l1.append(self._person_l1(pred, tgt, tp))
+            model_l1.append(person_l1(float_to_uint8(out["image"]).numpy(), tgt, tp))
             if "parsing_logits" in out:
                 own = np.argmax(np.asarray(out["parsing_logits"]), axis=-1)
-                paint_l1.append(self._person_l1(
-                    self._paint(src, np.asarray(b["source_parsing"]), own), tgt, tp))
+                paint_l1.append(person_l1(paint_by_parsing(src, sp, own), tgt, tp))
         point = {"model": float(np.nanmean(np.concatenate(model_l1)))}
         if paint_l1:
             point["paint_by_parsing"] = float(np.nanmean(np.concatenate(paint_l1)))
