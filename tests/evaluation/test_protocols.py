@@ -174,24 +174,33 @@ class SmallFeatures:
         return {"pool": np.tanh(grid @ self.w / 50.0)}
 
 
+def _score_with_real_set(tmp_path, protocol, t, g, train, fid_net, lpips_seed=0):
+    """Write generated / real pairs (same names) and a training set, score them with a
+    random-weight AlexNet LPIPS and the stand-in FID extractor; (report, lpips, features)."""
+    from pinet_tf.metrics.lpips import LPIPS
+    from tests.metrics.test_lpips import random_state_dicts
+
+    names = [f"p{i:03d}.png" for i in range(len(g))]
+    _write(tmp_path / "gen", g, names)
+    _write(tmp_path / "real", t, names)
+    _write(tmp_path / "train", train, [f"t{i:03d}.png" for i in range(len(train))])
+    lp = LPIPS("alex", state_dicts=random_state_dicts("alex", seed=lpips_seed))
+    feats = SmallFeatures()
+    report = scoring.score(protocol, str(tmp_path / "gen"), str(tmp_path / "real"),
+                           str(tmp_path / "r.json"), real_set=str(tmp_path / "train"),
+                           networks={"alex": lp, fid_net: feats}, progress=False)
+    return report, lp, feats
+
+
 def test_score_gfla_folder_end_to_end(tmp_path):
     """70 pairs: the per-image means over all 70, LPIPS and FID over the first 64 (batch rule),
     FID against --real-set, with a random-weight AlexNet LPIPS and a stand-in extractor."""
     from pinet_tf.metrics import fid_from_features
-    from pinet_tf.metrics.lpips import LPIPS
-    from tests.metrics.test_lpips import random_state_dicts
 
     t, g = _people(np.random.default_rng(5), 70, 64, 52)
-    names = [f"p{i:03d}.png" for i in range(70)]
-    _write(tmp_path / "gen", g, names)
-    _write(tmp_path / "real", t, names)
     train = _people(np.random.default_rng(6), 66, 64, 52)[0]
-    _write(tmp_path / "train", train, [f"t{i:03d}.png" for i in range(66)])
-    lp, feats = LPIPS("alex", state_dicts=random_state_dicts("alex")), SmallFeatures()
-    report = scoring.score("gfla", str(tmp_path / "gen"), str(tmp_path / "real"),
-                           str(tmp_path / "r.json"), real_set=str(tmp_path / "train"),
-                           networks={"alex": lp, "pytorch_fid_inception": feats},
-                           progress=False)
+    report, lp, feats = _score_with_real_set(tmp_path, "gfla", t, g, train,
+                                             "pytorch_fid_inception")
     m = report["metrics"]
     assert report["pairs"] == 70 and report["images_scored"] == {"lpips": 64, "fid": 64}
     assert m["l1"] == pytest.approx(np.abs(t / 255.0 - g / 255.0).mean(), abs=1e-6)
@@ -292,19 +301,11 @@ def test_score_pidm_resizes_lpips_and_fid_inputs_like_cv2(tmp_path):
     import torch.nn.functional as F
 
     from pinet_tf.metrics import fid_from_features
-    from pinet_tf.metrics.lpips import LPIPS
-    from tests.metrics.test_lpips import random_state_dicts
 
     t, g = _people(np.random.default_rng(9), 66, 64, 52)
-    names = [f"p{i:03d}.png" for i in range(66)]
-    _write(tmp_path / "gen", g, names)
-    _write(tmp_path / "real", t, names)
-    _write(tmp_path / "train", t[::-1], [f"t{i:03d}.png" for i in range(66)])
-    lp, feats = LPIPS("alex", state_dicts=random_state_dicts("alex", seed=1)), SmallFeatures()
-    m = scoring.score("pidm", str(tmp_path / "gen"), str(tmp_path / "real"),
-                      str(tmp_path / "r.json"), real_set=str(tmp_path / "train"),
-                      networks={"alex": lp, "pytorch_fid_inception": feats},
-                      progress=False)["metrics"]
+    report, lp, feats = _score_with_real_set(tmp_path, "pidm", t, g, t[::-1],
+                                             "pytorch_fid_inception", lpips_seed=1)
+    m = report["metrics"]
 
     def cv2_like(x):
         y = torch.from_numpy(x[:64].astype(np.float32)).permute(0, 3, 1, 2)
@@ -320,18 +321,10 @@ def test_score_pidm_resizes_lpips_and_fid_inputs_like_cv2(tmp_path):
 def test_score_cfld_resizes_to_256x176_and_scores_every_image(tmp_path):
     pytest.importorskip("torch")
     from pinet_tf.metrics import fid_from_features
-    from pinet_tf.metrics.lpips import LPIPS
-    from tests.metrics.test_lpips import random_state_dicts
 
     t, g = _people(np.random.default_rng(10), 5, 64, 44)
-    names = [f"p{i}.png" for i in range(5)]
-    _write(tmp_path / "gen", g, names)
-    _write(tmp_path / "real", t, names)
-    _write(tmp_path / "train", g[::-1], [f"t{i}.png" for i in range(5)])
-    lp, feats = LPIPS("alex", state_dicts=random_state_dicts("alex", seed=2)), SmallFeatures()
-    r = scoring.score("cfld", str(tmp_path / "gen"), str(tmp_path / "real"),
-                      str(tmp_path / "r.json"), real_set=str(tmp_path / "train"),
-                      networks={"alex": lp, "torchvision_inception": feats}, progress=False)
+    r, lp, feats = _score_with_real_set(tmp_path, "cfld", t, g, g[::-1], "torchvision_inception",
+                                        lpips_seed=2)
     big = lambda x: plib.resize_pil_bicubic(x, (256, 176))
     tb, gb = big(t), big(g)
     ref = _peer_reference("cfld", tb, gb)
