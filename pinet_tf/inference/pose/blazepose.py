@@ -36,6 +36,7 @@ MIN_DETECTION_SCORE = 0.5
 NMS_IOU = 0.3
 ROI_SCALE = 1.25
 MIN_POSE_SCORE = 0.5
+MASK_AREA_SIZE = 128  # the long side at which a person's mask is summed to rank people by size
 NUM_LANDMARKS = 33
 
 
@@ -83,10 +84,6 @@ class Detection:
     score: float
     box: np.ndarray        # x0, y0, x1, y1
     keypoints: np.ndarray  # [4, 2] (x, y)
-
-    @property
-    def area(self) -> float:
-        return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
 
 
 def _iou(box, boxes) -> np.ndarray:
@@ -213,6 +210,16 @@ class Pose:
                           np.float32)
 
 
+    def area(self, photo_height: int, photo_width: int) -> float:
+        """The photo pixels the person covers: their mask summed at a working size of at most
+        MASK_AREA_SIZE pixels a side. Not the detector's box: it frames the upper body and comes
+        out nearly the same for a person near the camera and one behind them."""
+        k = min(1.0, MASK_AREA_SIZE / max(photo_height, photo_width))
+        h, w = max(1, round(photo_height * k)), max(1, round(photo_width * k))
+        cover = float(self.mask(h, w, photo_height, photo_width).sum())
+        return cover * (photo_height * photo_width) / (h * w)
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
 
@@ -233,7 +240,7 @@ def landmarks(interpreter, image: np.ndarray, det: Detection) -> Pose:
 
 class BlazePose:
     """The two models, loaded once; `__call__(image)` -> the `Pose` of every person found,
-    largest first (the detector's box area)."""
+    largest first (the photo area their person mask covers)."""
 
     def __init__(self, detector_path=None, landmark_path=None, allow_download=None):
         from pinet_tf.utils.weights import locate
@@ -245,6 +252,7 @@ class BlazePose:
         self.anchors = ssd_anchors()
 
     def __call__(self, image: np.ndarray) -> list:
-        found = sorted(detect(self.detector, image, self.anchors), key=lambda d: -d.area)
-        poses = [landmarks(self.landmarker, image, d) for d in found]
-        return [p for p in poses if p.score >= MIN_POSE_SCORE]
+        h, w = image.shape[:2]
+        poses = [landmarks(self.landmarker, image, d)
+                 for d in detect(self.detector, image, self.anchors)]
+        return sorted((p for p in poses if p.score >= MIN_POSE_SCORE), key=lambda p: -p.area(h, w))
