@@ -76,6 +76,23 @@ def test_roi_turns_the_body_upright(head, rotation):
         assert at(100 + 1.4 * (head_y - 100), 100 + 1.4 * (head_x - 100)) == 0.0
 
 
+def test_pose_area_is_the_photo_area_under_its_mask():
+    """Pose.area, by which people are ranked: the photo pixels under the person mask, at any
+    photo size and tilt, only inside the photo."""
+    full = np.ones((256, 256), np.float32)
+    half = full.copy()
+    half[:, 128:] = 0.0
+    det = bp.Detection(0.9, np.zeros(4), np.zeros((4, 2)))
+    for rotation in (0.0, math.pi / 4):
+        roi = bp.Roi(200.0, 150.0, 100.0, rotation)     # a 100-pixel square inside the photo
+        whole, left = (bp.Pose(None, None, None, 1.0, m, roi, det) for m in (full, half))
+        assert whole.area(300, 400) == pytest.approx(100 * 100, rel=1e-6)
+        assert left.area(300, 400) == pytest.approx(50 * 100, rel=1e-6)
+        assert whole.area(3000, 4000) == pytest.approx(100 * 100, rel=1e-6)  # any photo size
+    edge = bp.Pose(None, None, None, 1.0, full, bp.Roi(0.0, 0.0, 100.0, 0.0), det)
+    assert edge.area(300, 400) == pytest.approx(50 * 50, rel=1e-6)  # a quarter in the photo
+
+
 def test_coco18_mapping_neck_and_missing_points():
     xy = np.stack([np.arange(33) * 3.0, np.arange(33) * 2.0], -1)
     vis = np.ones(33)

@@ -36,7 +36,6 @@ MIN_DETECTION_SCORE = 0.5
 NMS_IOU = 0.3
 ROI_SCALE = 1.25
 MIN_POSE_SCORE = 0.5
-MASK_AREA_SIZE = 128  # the long side at which a person's mask is summed to rank people by size
 NUM_LANDMARKS = 33
 
 
@@ -211,13 +210,14 @@ class Pose:
 
 
     def area(self, photo_height: int, photo_width: int) -> float:
-        """The photo pixels the person covers: their mask summed at a working size of at most
-        MASK_AREA_SIZE pixels a side. Not the detector's box: it frames the upper body and comes
-        out nearly the same for a person near the camera and one behind them."""
-        k = min(1.0, MASK_AREA_SIZE / max(photo_height, photo_width))
-        h, w = max(1, round(photo_height * k)), max(1, round(photo_width * k))
-        cover = float(self.mask(h, w, photo_height, photo_width).sum())
-        return cover * (photo_height * photo_width) / (h * w)
+        """The photo pixels the person covers: their mask summed over the crop pixels that fall
+        inside the photo, times a crop pixel's area. Not the detector's box: it frames the upper
+        body and comes out nearly the same for a person near the camera and one behind them."""
+        n = self.crop_mask.shape[0]
+        centres = (np.arange(n) + 0.5) / n
+        x, y = self.roi.crop_to_photo(centres[None, :], centres[:, None])
+        inside = (x >= 0) & (x < photo_width) & (y >= 0) & (y < photo_height)
+        return float(self.crop_mask[inside].sum()) * (self.roi.size / n) ** 2
 
 
 def _sigmoid(x):
