@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 
 import pytest
 
@@ -43,6 +44,28 @@ def _sha256(path) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def _download(package: str, member: str, cache: str) -> str:
+    """`apt-get download PACKAGE` into a folder of its own, moved into `cache` once complete
+    (an interrupted download leaves no .deb behind); skips the test when apt cannot."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        pytest.skip(f"no apt-get / dpkg-deb on this machine to fetch Debian's {package} package "
+                    f"(the photo {member})")
+    with tempfile.TemporaryDirectory(dir=cache) as folder:
+        try:
+            run = subprocess.run(["apt-get", "download", "-q", package], cwd=folder,
+                                 capture_output=True, text=True, timeout=600)
+            why = ([line for line in run.stderr.strip().splitlines()
+                    if not line.startswith("W:")] or [f"exit status {run.returncode}"])[-1]
+        except subprocess.TimeoutExpired:
+            run, why = None, "no answer in 10 minutes"
+        debs = [f for f in os.listdir(folder) if f.endswith(".deb")]
+        if run is None or run.returncode != 0 or len(debs) != 1:
+            pytest.skip(f"apt-get could not download Debian's {package} package (the photo "
+                        f"{member}): {why}")
+        os.replace(os.path.join(folder, debs[0]), os.path.join(cache, debs[0]))
+    return os.path.join(cache, debs[0])
+
+
 def debian_photo(key: str, tmp_path_factory) -> str:
     """The photo `key` of PHOTOS, fetched with apt-get download once per cache folder."""
     package, member, sha256 = PHOTOS[key]
@@ -55,27 +78,15 @@ def debian_photo(key: str, tmp_path_factory) -> str:
         return photo
     debs = sorted(f for f in os.listdir(cache) if f.startswith(package + "_") and
                   f.endswith(".deb"))
-    if not debs:
-        if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-            pytest.skip(f"no apt-get / dpkg-deb on this machine to fetch Debian's {package} "
-                        f"package (the photo {member})")
-        run = subprocess.run(["apt-get", "download", "-q", package], cwd=cache,
-                             capture_output=True, text=True, timeout=600)
-        debs = sorted(f for f in os.listdir(cache) if f.startswith(package + "_") and
-                      f.endswith(".deb"))
-        if run.returncode != 0 or not debs:
-            last = ([line for line in run.stderr.strip().splitlines()
-                     if not line.startswith("W:")] or ["no output"])[-1]
-            pytest.skip(f"apt-get could not download Debian's {package} package (the photo "
-                        f"{member}): {last}")
-    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", os.path.join(cache, debs[-1])],
-                         capture_output=True, timeout=300, check=True).stdout
+    deb = os.path.join(cache, debs[-1]) if debs else _download(package, member, cache)
+    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True, timeout=300,
+                         check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as t:
         data = t.extractfile("./" + member).read()
     with open(photo + ".part", "wb") as out:
         out.write(data)
     os.replace(photo + ".part", photo)
-    assert _sha256(photo) == sha256, f"{member} in {debs[-1]} is not the pinned picture"
+    assert _sha256(photo) == sha256, f"{member} in {deb} is not the pinned picture"
     return photo
 
 
