@@ -19,6 +19,9 @@ lists, no network) the tests that need the photo skip, saying so in one line.
   front of a woman seen from behind and several smaller people on a beach. The package's
   /usr/share/doc/kphotoalbum/copyright: "© 2003-2014 Jesper K. Pedersen ... GPL version 2 or
   later" for the package, its demo album included. Only fetched at test time, never committed.
+- `kphotoalbum_pool`: the same package's /usr/share/kphotoalbum/demo/wayne.jpg, 800x600, stored
+  on its side (the album's index.xml turns it by 90 degrees): upright, a man facing the camera
+  head to shoes with a pool cue, a second man behind him at the pool table.
 """
 
 import hashlib
@@ -36,6 +39,8 @@ PHOTOS = {
                        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1"),
     "kphotoalbum_beach": ("kphotoalbum", "usr/share/kphotoalbum/demo/cold_water.jpg",
                           "1c92d774263012891803360080a03999ffdb4fb643f320d9c106b5a3cbb21306"),
+    "kphotoalbum_pool": ("kphotoalbum", "usr/share/kphotoalbum/demo/wayne.jpg",
+                         "1e5e3880f65a857181ec98b9fb686e1ebfd03fc6808f002d83aefe758eacece1"),
 }
 
 
@@ -100,3 +105,9 @@ def darknet_person(tmp_path_factory):
 def kphotoalbum_beach(tmp_path_factory):
     """Debian's kphotoalbum demo/cold_water.jpg: a man in front, a woman behind (see above)."""
     return debian_photo("kphotoalbum_beach", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def kphotoalbum_pool(tmp_path_factory):
+    """Debian's kphotoalbum demo/wayne.jpg, stored on its side: two men at a pool table."""
+    return debian_photo("kphotoalbum_pool", tmp_path_factory)
