@@ -7,7 +7,8 @@ With `--resume` the run directory's configs are used.
 
 #: Options that map to TrainConfig fields (option dest -> field); None means "not given".
 _TRAIN_OPTIONS = {"schedule": "schedule", "steps": "steps", "batch_size": "batch_size",
-                  "lr": "learning_rate", "perceptual_weight": "perceptual_weight",
+                  "lr": "learning_rate", "decay_steps": "decay_steps",
+                  "perceptual_weight": "perceptual_weight",
                   "gan_weight": "gan_weight", "vgg_weights": "vgg_weights",
                   "checkpoint_every": "checkpoint_every", "log_every": "log_every",
                   "image_every": "image_every", "curve_every": "curve_every",
@@ -130,6 +131,10 @@ def register(subparsers) -> None:
                    "(default 60000,60000,90000 / the authors' 700 epochs of 4000 pairs)")
     p.add_argument("--batch-size", type=int, default=None, help="default 6")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4)")
+    p.add_argument("--decay-steps", type=int, default=None, metavar="N",
+                   help="the learning rate falls linearly to 0 over the last N steps of the run "
+                        "(default: the last 4/9 of phase 3 for the paper schedule, as in the "
+                        "paper; the authors' last 2/7 for the official one)")
     p.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="VGG19 weights for the perceptual loss: Keras's notop .h5 or "
                         "torchvision's vgg19-dcbb9e9d.pth (default: found in "
