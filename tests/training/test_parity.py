@@ -11,7 +11,8 @@ committed): equal to 2e-12 (`docs/results/parity.md`). Then, for G, D_PB and D_P
 * the update (after - before) of every trainable tensor agrees within 1e-5 relative (L2) per
   tensor and 1e-6 overall (issue 28 asks for 2e-2 and 1e-3). The conv biases of the Ds are the
   exception: each is followed by instance norm, so their true gradient is exactly 0 and both
-  sides' "gradients" are rounding noise (amplified by Adam's 1/(sqrt(v) + eps)); they are checked to stay negligible instead;
+  sides' "gradients" are rounding noise (amplified by Adam's 1/(sqrt(v) + eps)); they are
+  checked to stay negligible instead;
 * BatchNorm running means agree within 1e-4 and running variances within 1e-3 relative
   (PyTorch folds the unbiased batch variance, n / (n - 1), into running_var, Keras the biased
   one: a relative difference of about momentum / (n - 1) per step);
