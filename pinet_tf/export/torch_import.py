@@ -116,8 +116,10 @@ class _Plan:
         state = strip_module_prefix(state)
         values = []
         for variable, keys, fn in self.assignments:
-            arrays = [np.asarray(state[k], dtype=np.float32) for k in keys]
-            value = np.asarray(fn(*arrays), dtype=np.float32)
+            # In the variable's precision: a float64 state into float64 variables stays exact.
+            dtype = np.float64 if str(variable.dtype) == "float64" else np.float32
+            arrays = [np.asarray(state[k], dtype=dtype) for k in keys]
+            value = np.asarray(fn(*arrays), dtype=dtype)
             if tuple(value.shape) != tuple(variable.shape):  # a bug in this module, not the file
                 raise AssertionError(f"{keys} -> {value.shape}, variable {variable.path} "
                                      f"{variable.shape}")

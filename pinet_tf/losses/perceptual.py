@@ -53,8 +53,11 @@ def _torchvision_indices():
 
 TORCHVISION_INDEX = _torchvision_indices()
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_TORCH_MEAN = (0.485, 0.456, 0.406)
-_TORCH_STD = (0.229, 0.224, 0.225)
+# torchvision's ImageNet statistics as float32 values, as the authors' loss holds them
+# (`torch.FloatTensor`): the same in a float32 run, and in a float64 check their step normalises
+# with these (float64 0.485 differs by 1e-8: 2.4e-7 in G's first update, docs/results/parity.md).
+_TORCH_MEAN = tuple(float(np.float32(c)) for c in (0.485, 0.456, 0.406))
+_TORCH_STD = tuple(float(np.float32(c)) for c in (0.229, 0.224, 0.225))
 PREPROCESSING = ("caffe", "torch")
 #: `default` of load_vgg_features: which published file to find or download when none is given.
 DEFAULT_FILES = {"keras": "vgg19_notop", "torchvision": "vgg19_torchvision"}
@@ -187,7 +190,7 @@ class VGGPerceptualLoss:
 
     def preprocess(self, images):
         """[-1, 1] RGB -> what the loaded weights expect."""
-        # float32, or float64 in a float64 run (constants too: a float32 0.485 is off by 1e-8)
+        # float32, or float64 in a float64 run (not rounding the image or the constants again)
         x = (wide(images) + 1.0) * 0.5  # [0, 1]
         const = lambda c: ops.convert_to_tensor(c, dtype=x.dtype)  # noqa: E731
         if self.preprocessing == "caffe":

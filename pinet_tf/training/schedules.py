@@ -33,9 +33,10 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.offset = int(offset)
 
     def __call__(self, step):
-        s = ops.cast(step, "float32") + float(self.offset)
+        dtype = keras.config.floatx()  # float64 in a float64 check: lr not rounded to float32
+        s = ops.cast(step, dtype) + float(self.offset)
         if self.decay_steps <= 0:
-            return ops.convert_to_tensor(self.initial_learning_rate, "float32")
+            return ops.convert_to_tensor(self.initial_learning_rate, dtype)
         frac = ops.clip((s - self.decay_start) / float(self.decay_steps), 0.0, 1.0)
         return self.initial_learning_rate * (1.0 - frac)
 
@@ -61,7 +62,8 @@ class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         s = ops.cast(step, "int64") + self.offset
-        epoch = ops.cast(ops.floor_divide(s, self.steps_per_epoch), "float32")
+        # floatx: float64 in a float64 check (a float32 lr is 2.5e-8 off 2e-4, in every update).
+        epoch = ops.cast(ops.floor_divide(s, self.steps_per_epoch), keras.config.floatx())
         decayed = ops.maximum(0.0, epoch + 1.0 - float(self.niter)) / float(self.niter_decay + 1)
         return self.initial_learning_rate * (1.0 - decayed)
 

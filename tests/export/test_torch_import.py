@@ -439,3 +439,28 @@ def test_shapes_are_compared_before_any_tensor_is_read(tmp_path, monkeypatch, fi
     with pytest.raises(ValueError) as info:
         torch_import.import_generator(path, fixture_cfg)
     assert str(info.value).startswith(f"{path}: ") and problem in str(info.value)
+
+
+def test_a_float64_state_loads_exactly_into_float64_variables(fixture_cfg):
+    """A float64 check (`tests/training/test_parity.py`) imports float64 states and updates:
+    float64 variables get them unrounded, float32 variables get them rounded."""
+    import keras
+
+    from pinet_tf.models import build_pose_discriminator
+
+    rng = np.random.default_rng(0)
+    state = {k: (v.astype(np.float64) * (1 + 1e-12 * rng.standard_normal(v.shape))
+                 if v.dtype.kind == "f" else v)
+             for k, v in load_state_dict(os.path.join(FIXTURE, "latest_net_netD_PB.pth")).items()}
+    values = np.concatenate([v.ravel() for v in state.values() if v.dtype == np.float64])
+    for policy, exact in (("float64", True), ("float32", False)):
+        old = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            d = build_pose_discriminator(fixture_cfg)
+        finally:
+            keras.config.set_dtype_policy(old)
+        assert torch_import.load_torch_discriminator(d, state, fixture_cfg) > 0
+        got = np.concatenate([np.asarray(w.numpy(), np.float64).ravel() for w in d.weights
+                              if w.dtype == policy and "moving" not in w.path])
+        assert got.size and np.isin(got, values).all() == exact, policy

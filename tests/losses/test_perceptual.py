@@ -61,6 +61,11 @@ def test_official_layer_is_relu1_2_and_torch_preprocessing(vgg_weights):
     x = np.zeros((1, 4, 4, 3), np.float32)  # mid grey -> ((0.5 - mean) / std)
     want = (0.5 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(np.asarray(loss.preprocess(x))[0, 0, 0], want, rtol=1e-5)
+    # In float64, with the authors' float32 constants (their `torch.FloatTensor`s), exactly.
+    f32 = lambda c: np.array(c, np.float32).astype(np.float64)  # noqa: E731
+    want = (0.5 - f32([0.485, 0.456, 0.406])) / f32([0.229, 0.224, 0.225])
+    np.testing.assert_array_equal(np.asarray(loss.preprocess(x.astype(np.float64)))[0, 0, 0],
+                                  want)
 
 
 def test_clear_errors(tmp_path):

@@ -62,8 +62,9 @@ def _mse(scores, target):
 
 
 def _normalise(x):
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype).view(1, 3, 1, 1)
+    # float32 constants, as the authors' loss holds them (`torch.FloatTensor`), in any dtype.
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).to(x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).to(x.dtype).view(1, 3, 1, 1)
     return ((x + 1) / 2 - mean) / std
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from pinet_tf.training.config import TrainConfig
-from pinet_tf.training.schedules import ConstantThenLinearDecay, make_optimizers
+from pinet_tf.training.schedules import (ConstantThenLinearDecay, EpochLinearDecay,
+                                        make_optimizers)
 
 
 def test_paper_phases_and_defaults():
@@ -48,6 +49,24 @@ def test_constant_then_linear_decay():
     np.testing.assert_allclose(got, [1e-3, 1e-3, 1e-3, 0.75e-3, 0.5e-3, 0.25e-3, 0.0, 0.0],
                                atol=1e-9)
     assert ConstantThenLinearDecay.from_config(lr.get_config()).offset == 2
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_schedules_compute_in_floatx(floatx):
+    """In a float64 check (floatx float64) the learning rate is not rounded to float32: a
+    float32 2e-4 is 2.5e-8 off, in every Adam update (`docs/results/parity.md`)."""
+    import keras
+
+    old = keras.config.floatx()
+    keras.config.set_floatx(floatx)
+    try:
+        for lr in (EpochLinearDecay(2e-4, 7, 500, 200), ConstantThenLinearDecay(2e-4, 10, 0),
+                   ConstantThenLinearDecay(2e-4, 10, 4)):
+            value = lr(3)
+            assert keras.backend.standardize_dtype(value.dtype) == floatx
+            assert float(value) == float(np.asarray(2e-4, floatx))
+    finally:
+        keras.config.set_floatx(old)
 
 
 def test_optimizers_decay_at_the_same_global_steps():

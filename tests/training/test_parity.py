@@ -6,12 +6,13 @@ batches with D dropout off, and take N = 2 steps: ours through `fit` of the trai
 (the authors' step written from `docs/official_training.md`, with their spectral-norm gradient:
 the D step's real pass takes d sigma / dW from the fake pass's u, v, `pinet_tf.layers.
 spectral_norm`). That port was checked against the authors' own code, run locally (never
-committed): equal to 1e-7 (`docs/results/parity.md`). Then, for G, D_PB and D_PP:
+committed): equal to 2e-12 (`docs/results/parity.md`). Then, for G, D_PB and D_PP:
 
-* the update (after - before) of every trainable tensor agrees within 2e-2 relative (L2) per
-  tensor and 1e-3 overall. The conv biases of the Ds are the exception: each is followed by
-  instance norm, so their true gradient is exactly 0 and both sides' "gradients" are rounding
-  noise (amplified by Adam's 1/(sqrt(v) + eps)); they are checked to stay negligible instead;
+* the update (after - before) of every trainable tensor agrees within 1e-5 relative (L2) per
+  tensor and 1e-6 overall (issue 28 asks for 2e-2 and 1e-3). The conv biases of the Ds are the
+  exception: each is followed by instance norm, so their true gradient is exactly 0 and both
+  sides' "gradients" are rounding noise (amplified by Adam's 1/(sqrt(v) + eps)); they are
+  checked to stay negligible instead;
 * BatchNorm running means agree within 1e-4 and running variances within 1e-3 relative
   (PyTorch folds the unbiased batch variance, n / (n - 1), into running_var, Keras the biased
   one: a relative difference of about momentum / (n - 1) per step);
@@ -29,7 +30,7 @@ gradient within rounding of 0 flips; no float32 implementation can meet 1e-3 on 
 `python -m tests.reference.make_parity_fixture`) without torch; `test_official_widths_*` runs
 torch live at the official widths (ngf = ndf = 64; 32x24, batch 2: 1-2 minutes on 2 idle cores;
 slow-marked: the exact spectral-norm gradient (the paper schedule's) and 64x44, batch 4). All
-assert issue 16's tolerances; the figures are in `docs/results/parity.md`.
+assert the bounds below (tighter than issues 16 and 28 ask); figures: `docs/results/parity.md`.
 """
 
 import contextlib
@@ -53,7 +54,10 @@ from pinet_tf.training.schedules import make_optimizers
 from pinet_tf.utils.torchfile import load_state_dict
 from tests.reference import parity_data as P
 
-PER_TENSOR, OVERALL = 2e-2, 1e-3
+#: Issue 28 asks for 2e-2 per tensor and 1e-3 overall after two steps; both sides agree to about
+#: 1e-9 (docs/results/parity.md), so the bounds are tighter: a float32 rounding anywhere in the
+#: step fails them (a float32 learning rate gave 7.6e-6 overall at 32x24, 4.2e-3 at 64x44).
+PER_TENSOR, OVERALL = 1e-5, 1e-6
 BN_MEAN, BN_VAR, SN_U = 1e-4, 1e-3, 1e-4
 LOSS_RTOL = 1e-4
 #: RMS update of the zero-gradient biases, in units of lr: Adam bounds it by about 1 whatever the
@@ -243,18 +247,16 @@ def test_fixture_two_official_steps_match_the_authors_step(tmp_path):
 
 
 # -- with torch: live, official widths -------------------------------------------------------
-#: (spectral-norm gradient, height, width, batch, overall bound). At 64x44, batch 4 the second
-#: step of the "authors" trajectory amplifies float64 roundings far more than the exact one
-#: (measured: 4.2e-3 overall against both our port and the authors' code, 1.8e-2 worst tensor;
-#: the sensitivity is measured in docs/results/parity.md), so that case is bounded at 1e-2.
-LIVE = [pytest.param("authors", 32, 24, 2, OVERALL, id="authors-32x24"),
-        pytest.param("exact", 32, 24, 2, OVERALL, id="exact-32x24", marks=pytest.mark.slow),
-        pytest.param("authors", 64, 44, 4, 1e-2, id="authors-64x44", marks=pytest.mark.slow)]
+#: (spectral-norm gradient, height, width, batch). 64x44, batch 4 is the size measured against
+#: the authors' own code (docs/results/parity.md): 2.5e-7 overall after two steps.
+LIVE = [pytest.param("authors", 32, 24, 2, id="authors-32x24"),
+        pytest.param("exact", 32, 24, 2, id="exact-32x24", marks=pytest.mark.slow),
+        pytest.param("authors", 64, 44, 4, id="authors-64x44", marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("sn_gradient, height, width, batch, overall", LIVE)
+@pytest.mark.parametrize("sn_gradient, height, width, batch", LIVE)
 def test_official_widths_two_steps_match_the_authors_step(tmp_path, sn_gradient, height, width,
-                                                          batch, overall):
+                                                          batch):
     torch = pytest.importorskip("torch")
     from tests.reference.make_parity_fixture import initial_nets, run_reference, state
 
@@ -275,9 +277,9 @@ def test_official_widths_two_steps_match_the_authors_step(tmp_path, sn_gradient,
                                                 batches, tmp_path, sn_gradient)
     # Measured: docs/results/parity.md. (Before the float64 fixes, `dtype_policy` and the gated
     # conv's LeakyReLU: 2.8e-2 / 0.11; without the authors' spectral-norm gradient against
-    # their step: 0.1 in the Ds.)
+    # their step: 0.1 in the Ds; with a float32 learning rate, 4.2e-3 at 64x44.)
     assert_parity(compare(before, after, expected), losses, last_step_losses(torch_losses),
-                  overall=overall, bn_var=bn_var_tolerance(batch, height, width, steps))
+                  bn_var=bn_var_tolerance(batch, height, width, steps))
 
 
 # -- pieces ---------------------------------------------------------------------------------
