@@ -118,6 +118,7 @@ def test_corrupt_test_split_is_an_error_and_leaves_no_run(tmp_path, tiny_records
     (["--config", "missing/model.json"], "no such config file"),
     (["--perceptual-weight", "1", "--vgg-weights", "absent.h5"], "absent.h5 does not exist"),
     (["--discriminator-dropout", "1.5"], "discriminator_dropout"),
+    (["--decay-steps", "99999"], "decay_steps must be in [0, 860]"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, message, capsys,
                                                            monkeypatch):
@@ -266,3 +267,15 @@ def test_resume_of_an_older_run_without_its_data_record_asks_for_data(resumable,
     line = _one_error(capsys)
     assert "has no data.json" in line and "pass --data RECORDS" in line, line
     assert _tree(resumable) == before
+
+
+def test_decay_steps_reaches_the_train_config():
+    from pinet_tf.training.cli import configs
+
+    args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
+                                      "--steps", "10,20,30", "--decay-steps", "45"])
+    _, train_cfg = configs(args)
+    assert train_cfg.decay_steps == 45 and train_cfg.total_steps == 60
+    args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
+                                      "--steps", "10,20,90"])
+    assert configs(args)[1].decay_steps == 40  # the paper's last 4/9 of phase 3

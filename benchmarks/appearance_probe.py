@@ -1,0 +1,135 @@
+"""What does the image generator take from the source? A probe of a trained run on held-out pairs.
+
+    python -m benchmarks.appearance_probe RUN_DIR --data RECORDS [--pairs 64] [--out JSON]
+
+Person-region L1 (0..255, `pinet_tf.metrics.person.person_l1`) on the first `--pairs` held-out
+pairs, in record order, of:
+
+- `model`: the run's generator, G_p then G_i in inference mode (what the learning curve measures);
+- `gi_true_guide`: G_i given the *true* target parsing (G_p's mistakes taken out);
+- `gi_identity`: G_i asked for the source itself (target pose and parsing = the source's): a
+  network that carries appearance does this best of all, since nothing has to move;
+- `class_prior`: no source information at all: each class of the true target parsing painted with
+  the training split's median colour of that class (the typical hair, garment, skin colours);
+- `paint_by_parsing` (the model's parsing), `paint_by_parsing_true`, `flat_grey`: the baselines.
+
+Reading it: `gi_true_guide` near `class_prior` means G_i paints each body part in the dataset's
+typical colour and takes (almost) nothing from the source; `gi_identity` near `class_prior` means
+it does not even copy an unmoved person, so the limit is learning to carry colour at all, not
+learning where to move it. Issue 24's demo run was read this way (docs/results/appearance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+#: The training pairs the class medians are taken from (every 7th pixel of each class).
+PRIOR_PAIRS = 640
+
+
+def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_PAIRS):
+    """[num_classes, 3] uint8: each class's median colour in the training split's target images
+    (grey 128 for a class that never occurs)."""
+    from pinet_tf.datasets import make_dataset
+    from pinet_tf.models.encoding import float_to_uint8
+
+    pixels = {c: [] for c in range(num_classes)}
+    seen = 0
+    for batch in make_dataset(records, "train", cfg, 32, training=False):
+        images = np.asarray(float_to_uint8(batch["target_image"]))
+        labels = np.asarray(batch["target_parsing"])
+        for c in range(num_classes):
+            found = images[labels == c]
+            if len(found):
+                pixels[c].append(found[::7])
+        seen += len(images)
+        if seen >= pairs:
+            break
+    return np.stack([np.median(np.concatenate(p), 0) if p else np.full(3, 128.0)
+                     for p in pixels.values()]).round().astype(np.uint8)
+
+
+def probe(run: str, records: str, pairs: int = 64) -> dict:
+    """{measure: mean person-region L1} over the first `pairs` held-out pairs (module docstring)."""
+    from pinet_tf.metrics.person import paint_by_parsing, person_l1
+    from pinet_tf.models.encoding import float_to_uint8
+    from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
+    from pinet_tf.models.io import load_generator
+    from pinet_tf.training.run import held_out, held_out_split
+
+    generator, cfg = load_generator(run)
+    if not cfg.has_parsing:
+        raise ValueError(f"{run}: a one-stage model has no parsing to probe with")
+    image_generator = generator.get_layer("image_generator")
+    prior = class_medians(records, cfg)
+    scores, n = {}, 0
+    for batch in held_out(records, held_out_split(records), cfg, 16):
+        if n >= pairs:
+            break
+        b = {k: np.asarray(v)[:pairs - n] for k, v in batch.items() if v.dtype.name != "string"}
+        n += len(b["source_image"])
+        source, target = (np.asarray(float_to_uint8(b[k])) for k in ("source_image",
+                                                                     "target_image"))
+        truth = b["target_parsing"]
+
+        def image(**inputs):
+            feed = {"source_image": b["source_image"],
+                    "source_parsing_onehot": b["source_parsing_onehot"], **inputs}
+            return np.asarray(float_to_uint8(image_generator(feed, training=False)["image"]))
+
+        out = generator({k: b[k] for k in PARSING_GENERATOR_INPUTS}, training=False)
+        own = np.argmax(np.asarray(out["parsing_logits"]), -1)
+        predictions = {
+            "model": (np.asarray(float_to_uint8(out["image"])), target, truth),
+            "gi_true_guide": (image(parsing_guide=b["target_parsing_onehot"],
+                                    target_heatmaps=b["target_heatmaps"]), target, truth),
+            "gi_identity": (image(parsing_guide=b["source_parsing_onehot"],
+                                  target_heatmaps=b["source_heatmaps"]), source,
+                            b["source_parsing"]),
+            "class_prior": (prior[truth], target, truth),
+            "paint_by_parsing": (paint_by_parsing(source, b["source_parsing"], own), target,
+                                 truth),
+            "paint_by_parsing_true": (paint_by_parsing(source, b["source_parsing"], truth),
+                                      target, truth),
+            "flat_grey": (np.full_like(target, 128), target, truth),
+        }
+        for name, (prediction, goal, parsing) in predictions.items():
+            scores.setdefault(name, []).append(person_l1(prediction, goal, parsing))
+    if not n:
+        raise ValueError(f"{records}: no held-out pairs")
+    result = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
+    result["pairs"] = n
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.appearance_probe",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--data", required=True, metavar="RECORDS", help="the run's records")
+    p.add_argument("--pairs", type=int, default=64)
+    p.add_argument("--out", help="write the figures as JSON here")
+    args = p.parse_args(argv)
+    if args.pairs < 1:
+        print(f"{p.prog}: error: --pairs must be >= 1, got {args.pairs}", file=sys.stderr)
+        return 2
+    try:
+        result = probe(args.run, args.data, args.pairs)
+    except (OSError, ValueError) as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    for name, value in result.items():
+        print(f"{name:24s} {value:.2f}" if name != "pairs" else f"{name:24s} {value}")
+    if args.out:
+        from pinet_tf.utils.atomic import write_json
+
+        write_json(args.out, {"run": os.path.abspath(args.run), **result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""benchmarks/appearance_probe.py: what the image generator takes from the source."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import appearance_probe
+from pinet_tf.config import ModelConfig
+from pinet_tf.datasets import make_dataset
+from pinet_tf.models.encoding import float_to_uint8
+
+
+def test_class_medians_are_each_class_median_of_the_train_targets(tiny_records):
+    cfg = ModelConfig.tiny()
+    got = appearance_probe.class_medians(tiny_records, cfg, pairs=10 ** 6)
+    images, labels = [], []
+    for batch in make_dataset(tiny_records, "train", cfg, 5, training=False):
+        images.append(np.asarray(float_to_uint8(batch["target_image"])))
+        labels.append(np.asarray(batch["target_parsing"]))
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    for c in range(12):
+        # the probe subsamples every 7th pixel of each batch of 32; with every pixel the median
+        # moves by at most a few levels on this data, and an absent class is grey
+        if (labels == c).any():
+            assert np.abs(got[c].astype(int) - np.median(images[labels == c], 0)).max() <= 12, c
+        else:
+            assert (got[c] == 128).all(), c
+
+
+@pytest.mark.trained
+def test_probe_of_the_quick_start_run(trained_tiny_run, tiny_records, tmp_path, capsys):
+    out = tmp_path / "probe.json"
+    assert appearance_probe.main([trained_tiny_run, "--data", tiny_records, "--pairs", "12",
+                                  "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["pairs"] == 12
+    names = ("model", "gi_true_guide", "gi_identity", "class_prior", "paint_by_parsing",
+             "paint_by_parsing_true", "flat_grey")
+    assert all(np.isfinite(r[k]) and 0 <= r[k] <= 255 for k in names), r
+    # the measures are different predictions, not one number printed seven times
+    assert len({round(r[k], 6) for k in names}) == len(names), r
+    # the trained run has learnt something: better than grey, and the true parsing paints
+    # better than no source information at all
+    assert r["model"] < r["flat_grey"] and r["paint_by_parsing_true"] < r["class_prior"], r
+    assert "gi_identity" in capsys.readouterr().out
+
+
+def test_a_missing_run_is_one_line(tmp_path, tiny_records, capsys):
+    assert appearance_probe.main([str(tmp_path / "nothing"), "--data", tiny_records]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing" in err[0], err
