@@ -175,7 +175,8 @@ def goals(variant_report: dict, measures: dict, variant: str) -> list:
             for name, op, bound in GOALS]
 
 
-def picture(pairs: dict, results: dict, path: str) -> None:
+def picture(pairs: dict, results: dict, path: str, names: dict | None = None) -> None:
+    """names: a column title per variant (default: the variant's name)."""
     from pinet_tf.metrics.person import paint_by_parsing
     from pinet_tf.utils import drawing
 
@@ -197,7 +198,7 @@ def picture(pairs: dict, results: dict, path: str) -> None:
     rows = [[np.repeat(np.repeat(np.asarray(c), scale, 0), scale, 1) for c in row] for row in rows]
     titles = (["source", "target pose"] + ([] if parsed is None else ["predicted parsing"])
               + ["paint-by-parsing" if parsed is not None else "paint (true parsing)"]
-              + list(results) + ["target"])
+              + [(names or {}).get(v, v) for v in results] + ["target"])
     drawing.save_png_atomic(path, drawing.image_grid(rows, titles=titles,
                                                      legend=parsed is not None))
 
@@ -244,7 +245,10 @@ def main(argv=None) -> int:
             pairs["source_image"], pairs["source_parsing"], pairs["source_keypoints"],
             pairs["target_keypoints"])
     measures = appearance(runs, pairs, _mean_training_image(records, cfg))
-    picture(pairs, runs, picture_path)
+    # a recipe whose GAN weight is 0 (the demo's) trains its "gan" variant without the GAN term
+    names = {v: f"{v} (GAN weight 0)" for v in runs
+             if recipe.gan_weight == 0 and v in ("gan", "full")}
+    picture(pairs, runs, picture_path, names)
     out = {
         "recipe": {"name": args.recipe, **asdict(recipe), "variants": list(variants)},
         "held_out_pairs": int(len(pairs["source_image"])),
