@@ -246,7 +246,7 @@ def main(argv=None) -> int:
             pairs["target_keypoints"])
     measures = appearance(runs, pairs, _mean_training_image(records, cfg))
     # a recipe whose GAN weight is 0 (the demo's) trains its "gan" variant without the GAN term
-    names = {v: f"{v} (GAN weight 0)" for v in runs
+    names = {v: "model (no GAN term)" for v in runs
              if recipe.gan_weight == 0 and v in ("gan", "full")}
     picture(pairs, runs, picture_path, names)
     out = {

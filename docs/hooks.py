@@ -93,6 +93,11 @@ QUALITY_COLUMNS = (
     ("HF energy ratio", "appearance.hf_energy_ratio.mean", ".2f", 0),
     ("HF correlation", "appearance.hf_correlation.mean", ".3f", 0))
 BASELINES = (("copy_source", "copy-the-source"), ("mean_image", "mean training image"))
+#: Baselines and a column that results files since issue 24 have (older files: left out).
+LATER_BASELINES = (("paint_by_parsing", "paint-by-parsing (model's parsing)"),
+                   ("paint_by_parsing_true", "paint-by-parsing (true parsing)"),
+                   ("flat_grey", "flat grey"))
+PERSON_L1 = ("person L1 (0..255)", "appearance.person_l1.mean", ".1f", -1)
 
 
 def quality_table(path: str, *variants: str) -> str:
@@ -108,26 +113,30 @@ def quality_table(path: str, *variants: str) -> str:
         entry["metrics"] = lookup(entry, "metrics.model", path)
         specs.append((label or key, paper, entry))
     with_paper = any(paper for _, paper, _ in specs)
+    later = "person_l1" in lookup(specs[0][2], "appearance", path)
+    columns = ((PERSON_L1,) if later else ()) + QUALITY_COLUMNS
+    baselines = BASELINES + tuple(b for b in LATER_BASELINES if b[0] in data.get("baselines", {}))
     best = {}
-    for header, where, _, sign in QUALITY_COLUMNS:
+    for header, where, _, sign in columns:
         if sign:
             values = [lookup(e, where, path) for _, _, e in specs]
             best[header] = (min if sign < 0 else max)(values)
-    header = ["variant"] + (["paper"] if with_paper else []) + [h for h, *_ in QUALITY_COLUMNS]
+    header = ["variant"] + (["paper"] if with_paper else []) + [h for h, *_ in columns]
     header.append("train time")
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, paper, entry in specs:
         cells = [label] + ([paper] if with_paper else [])
-        for h, where, spec, _ in QUALITY_COLUMNS:
+        for h, where, spec, _ in columns:
             value = lookup(entry, where, path)
             text = format(value, spec)
             cells.append(f"**{text}**" if len(specs) > 1 and best.get(h) == value else text)
-        cells.append(f"{lookup(entry, 'train_seconds', path) / 60:.0f} min")
+        seconds = lookup(entry, "train_seconds", path)  # None: trained outside the benchmark
+        cells.append("not timed" if seconds is None else f"{seconds / 60:.0f} min")
         rows.append("| " + " | ".join(cells) + " |")
-    for key, label in BASELINES:
+    for key, label in baselines:
         entry = lookup(data, f"baselines.{key}", path)
         cells = [label] + ([""] if with_paper else [])
-        cells += [format(lookup(entry, where, path), spec) for _, where, spec, _ in QUALITY_COLUMNS]
+        cells += [format(lookup(entry, where, path), spec) for _, where, spec, _ in columns]
         rows.append("| " + " | ".join(cells + [""]) + " |")
     return "\n".join(rows)
 
