@@ -35,10 +35,18 @@ CONV_SHAPE = dict(batch=1, height=64, width=44, cin=256, cout=512, k=3)
 # -- set-up ----------------------------------------------------------------------------------
 
 def configure_tf_threads(threads: int) -> None:
-    """Pin TF to `threads` intra-op and inter-op threads (call before TF runs anything)."""
+    """Pin TF to `threads` intra-op and inter-op threads (call before TF runs anything).
+
+    When TF has already run in this process (a test session, a notebook) its thread pools are
+    fixed: that is said in one line and the run goes on with them."""
     import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        print(f"TensorFlow already started in this process: its thread pools stay as they are "
+              f"(intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}, "
+              f"not {threads})", file=sys.stderr, flush=True)
 
 
 def configure_torch_threads(threads: int) -> None:
