@@ -55,6 +55,7 @@ def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_P
 
 def probe(run: str, records: str, pairs: int = 64) -> dict:
     """{measure: mean person-region L1} over the first `pairs` held-out pairs (module docstring)."""
+    from benchmarks.image_generator_alone import pair_inputs
     from pinet_tf.metrics.person import paint_by_parsing, person_l1
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
@@ -76,20 +77,16 @@ def probe(run: str, records: str, pairs: int = 64) -> dict:
                                                                      "target_image"))
         truth = b["target_parsing"]
 
-        def image(**inputs):
-            feed = {"source_image": b["source_image"],
-                    "source_parsing_onehot": b["source_parsing_onehot"], **inputs}
-            return np.asarray(float_to_uint8(image_generator(feed, training=False)["image"]))
+        def image(identity):  # G_i on the true guide: the target, or the unmoved source
+            inputs, _, _ = pair_inputs(b, identity)
+            return np.asarray(float_to_uint8(image_generator(inputs, training=False)["image"]))
 
         out = generator({k: b[k] for k in PARSING_GENERATOR_INPUTS}, training=False)
         own = np.argmax(np.asarray(out["parsing_logits"]), -1)
         predictions = {
             "model": (np.asarray(float_to_uint8(out["image"])), target, truth),
-            "gi_true_guide": (image(parsing_guide=b["target_parsing_onehot"],
-                                    target_heatmaps=b["target_heatmaps"]), target, truth),
-            "gi_identity": (image(parsing_guide=b["source_parsing_onehot"],
-                                  target_heatmaps=b["source_heatmaps"]), source,
-                            b["source_parsing"]),
+            "gi_true_guide": (image(identity=False), target, truth),
+            "gi_identity": (image(identity=True), source, b["source_parsing"]),
             "class_prior": (prior[truth], target, truth),
             "paint_by_parsing": (paint_by_parsing(source, b["source_parsing"], own), target,
                                  truth),
