@@ -68,3 +68,26 @@ def blazepose_files(blazepose_dir, monkeypatch):
     monkeypatch.setenv("PINET_TF_WEIGHTS_DIR", blazepose_dir)
     monkeypatch.setenv("PINET_TF_NO_DOWNLOAD", "1")
     return blazepose_dir
+
+
+def transfer_from_photo_alone(photo, tmp_path, capsys) -> str:
+    """`pinet-tf transfer --source PHOTO --target-image MIRRORED --out r.png` with no keypoint or
+    parsing file: both poses estimated, a rough parsing, the demo model; the result is the
+    photo's size and nothing else is written. Returns what the command said on stderr."""
+    import numpy as np
+    from PIL import Image
+
+    from pinet_tf.cli import main
+
+    picture = np.asarray(Image.open(photo).convert("RGB"))
+    other = tmp_path / "other.png"
+    Image.fromarray(np.ascontiguousarray(picture[:, ::-1])).save(other)  # the mirrored photo
+    out = tmp_path / "r.png"
+    assert main(["transfer", "--source", str(photo), "--target-image", str(other),
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"{photo}: estimated" in err and f"{other}: estimated" in err
+    assert "ROUGH parsing" in err
+    assert np.asarray(Image.open(out)).shape == picture.shape
+    assert sorted(os.listdir(tmp_path)) == ["other.png", "r.png"]
+    return err

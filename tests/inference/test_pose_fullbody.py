@@ -14,6 +14,7 @@ from PIL import Image
 
 from pinet_tf.cli import main
 from pinet_tf.config import KEYPOINT_NAMES
+from tests.fixtures_blazepose import transfer_from_photo_alone
 
 # darknet's person.jpg (640x424), checked by eye on 5x and 8x zoomed crops with a 5-pixel grid
 # (x, y): the person is seen from behind, so their right side is on the photo's right. Shoulders
@@ -103,18 +104,7 @@ def test_keypoints_of_a_standing_person(blazepose_files, darknet_person, tmp_pat
 def test_transfer_from_a_full_body_photo_alone(blazepose_files, darknet_person, tmp_path,
                                                capsys):
     """No keypoint or parsing file: both poses estimated, a rough parsing, the demo model."""
-    photo = np.asarray(Image.open(darknet_person).convert("RGB"))
-    other = tmp_path / "other.png"
-    Image.fromarray(np.ascontiguousarray(photo[:, ::-1])).save(other)  # the mirrored photo
-    out = tmp_path / "r.png"
-    assert main(["transfer", "--source", darknet_person, "--target-image", str(other),
-                 "--out", str(out)]) == 0
-    err = capsys.readouterr().err
-    assert f"{darknet_person}: estimated" in err and f"{other}: estimated" in err
-    assert "ROUGH parsing" in err
-    result = np.asarray(Image.open(out))
-    assert result.shape == photo.shape
-    assert sorted(os.listdir(tmp_path)) == ["other.png", "r.png"]
+    transfer_from_photo_alone(darknet_person, tmp_path, capsys)
 
 
 def test_several_people_the_largest_first(blazepose_files, kphotoalbum_beach, tmp_path,
