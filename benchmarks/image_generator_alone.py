@@ -3,7 +3,8 @@
     python -m benchmarks.image_generator_alone --data RECORDS --steps 1500 --out RUN.jsonl \
         [--identity-fraction P] [--batch-size 8] [--lr 1e-3] [--beta-1 0.5] \
         [--output-clamp hard|straight_through] [--convolution gated|vanilla] \
-        [--attention-gamma G] [--no-output-batch-norm] [--every 250] [--seed 0]
+        [--attention-gamma G] [--no-output-batch-norm] [--person-weight W] \
+        [--lr-decay constant|linear] [--every 250] [--seed 0]
 
 G_i of the tiny preset (64x44, ngf 16) is trained as in the paper's phase 2 (the true target
 parsing as its one-hot guide, L1 on the whole picture, Adam), without G_p, the discriminators or
@@ -15,6 +16,9 @@ mode, the first 64 pairs of the records' test split) of:
 - `ident`: the unmoved source (target pose and parsing = the source's), scored against the source.
 
 `--identity-fraction P` trains a fraction P of the steps on such unmoved pairs (P = 1: only).
+`--person-weight W` is `pinet-tf train --l1-person-weight W`: the L1 counts each pixel of the
+picture's person (true class not background) W times. `--lr-decay linear` lowers the learning
+rate linearly from `--lr` to 0 over the run (the trainer's `--decay-steps` = all the steps).
 The knobs that are not `pinet-tf train` options are experiments, not settings: the attention's
 `gamma` starting value (the authors': 0) and BatchNorm on the last layer (the authors' code has
 it, the paper does not say). `docs/results/appearance.md` has what they measured.
@@ -71,6 +75,7 @@ def run(args, log=print) -> list:
     import keras
     import tensorflow as tf
 
+    from pinet_tf.losses import l1_loss, person_pixel_weights
     from pinet_tf.metrics.person import person_l1
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.training.config import TrainConfig
@@ -78,7 +83,9 @@ def run(args, log=print) -> list:
     from pinet_tf.training.run import held_out, held_out_split, training_data
 
     model, cfg = build(args)
-    optimizer = keras.optimizers.Adam(args.lr, beta_1=args.beta_1, beta_2=0.999)
+    lr = args.lr if args.lr_decay == "constant" else (
+        keras.optimizers.schedules.PolynomialDecay(args.lr, args.steps, 0.0))
+    optimizer = keras.optimizers.Adam(lr, beta_1=args.beta_1, beta_2=0.999)
     stream = iter(numeric_features(training_data(args.data, cfg,
                                                  TrainConfig(batch_size=args.batch_size))))
     held = [{k: v for k, v in b.items() if v.dtype != tf.string}
@@ -86,9 +93,11 @@ def run(args, log=print) -> list:
                 HELD_OUT_BATCHES)]
 
     @tf.function
-    def step(inputs, goal):
+    def step(inputs, goal, parsing_onehot):
+        weights = None if args.person_weight == 1 else person_pixel_weights(parsing_onehot,
+                                                                            args.person_weight)
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.abs(model(inputs, training=True)["image"] - goal))
+            loss = l1_loss(model(inputs, training=True)["image"], goal, weights)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -107,7 +116,7 @@ def run(args, log=print) -> list:
     for s in range(1, args.steps + 1):
         identity = bool(rng.random() < args.identity_fraction)
         inputs, goal, _ = pair_inputs(next(stream), identity)
-        loss = step(inputs, goal)
+        loss = step(inputs, goal, inputs["parsing_guide"])  # the guide: the goal's true parsing
         if s % args.every == 0 or s == args.steps:
             point = {"step": s, **score(), "loss": float(loss),
                      "seconds": round(time.perf_counter() - start, 1)}
@@ -130,6 +139,8 @@ def parser():
     p.add_argument("--convolution", default="gated", choices=("gated", "vanilla"))
     p.add_argument("--attention-gamma", type=float, default=None, metavar="G")
     p.add_argument("--no-output-batch-norm", action="store_true")
+    p.add_argument("--person-weight", type=float, default=1.0, metavar="W")
+    p.add_argument("--lr-decay", default="constant", choices=("constant", "linear"))
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -143,6 +154,8 @@ def main(argv=None) -> int:
                  ("--every", args.every)) if value < 1]
     if not 0 <= args.identity_fraction <= 1:
         problems.append(f"--identity-fraction must be in [0, 1], got {args.identity_fraction}")
+    if not args.person_weight > 0:
+        problems.append(f"--person-weight must be > 0, got {args.person_weight}")
     if problems:
         print(f"{p.prog}: error: {problems[0]}", file=sys.stderr)
         return 2

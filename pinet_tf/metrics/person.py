@@ -9,7 +9,7 @@ AppearanceCurve`) computes it every N steps and training must not import the eva
 (which comes after it in the data flow).
 
 `person_l1`: mean absolute error in 0..255 over the pixels whose *true* target class is not
-background, averaged per pair.
+background, averaged per pair; `background_l1` the same over the true background.
 """
 
 from __future__ import annotations
@@ -53,8 +53,18 @@ def person_l1(prediction, target, target_parsing) -> np.ndarray:
 
     prediction, target uint8 [B,H,W,3]; target_parsing int [B,H,W]. A pair with no person pixel
     gives NaN (callers average with np.nanmean)."""
+    return _region_l1(prediction, target, np.asarray(target_parsing) != 0)
+
+
+def background_l1(prediction, target, target_parsing) -> np.ndarray:
+    """`person_l1`'s complement: per-pair mean |prediction - target| over the true background
+    (class 0). The person-region L1 alone does not see a person drawn too wide, over the
+    background; this does."""
+    return _region_l1(prediction, target, np.asarray(target_parsing) == 0)
+
+
+def _region_l1(prediction, target, mask) -> np.ndarray:
     diff = np.abs(np.asarray(prediction, np.float64) - np.asarray(target, np.float64)).mean(-1)
-    mask = np.asarray(target_parsing) != 0
     n = mask.sum(axis=(1, 2))
     total = (diff * mask).sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pinet_tf.metrics.person import paint_by_parsing, person_l1
+from pinet_tf.metrics.person import background_l1, paint_by_parsing, person_l1
 from pinet_tf.models.encoding import float_to_uint8
 from pinet_tf.utils import drawing
 from pinet_tf.training.config import PHASE_NAMES
@@ -152,7 +152,9 @@ class AppearanceCurve(keras.callbacks.Callback):
     person-region L1 in 0..255 (`pinet_tf.metrics.person.person_l1`) of the model and of the
     baselines with no learned parameter: paint-by-parsing with the model's own predicted parsing
     (`paint_by_parsing`), with the true target parsing (`paint_by_parsing_true`), flat grey and
-    copy-the-source. Each point goes to TensorBoard (`heldout_person_l1/NAME`, and
+    copy-the-source; and the background L1 (`background_l1`, over the true background) of the
+    model and of paint-by-parsing (`model_background`, `paint_by_parsing_background`), which
+    shows a person drawn too wide. Each point goes to TensorBoard (`heldout_person_l1/NAME`, and
     `heldout_person_l1/model_over_paint`) and as one JSON line to `path` (RUN_DIR/curve.jsonl);
     a resumed run first drops the lines past its checkpointed step, so the file is the curve of
     the weights the run actually has.
@@ -180,16 +182,20 @@ class AppearanceCurve(keras.callbacks.Callback):
 
     def measure(self) -> dict:
         """One point of the curve for the model's current weights."""
-        model_l1, paint_l1 = [], []
+        found = {}
         for b, (src, sp, tgt, tp) in zip(self.batches, self._truth):
             out = self.model(b, training=False)
-            model_l1.append(person_l1(float_to_uint8(out["image"]).numpy(), tgt, tp))
+            image = float_to_uint8(out["image"]).numpy()
+            found.setdefault("model", []).append(person_l1(image, tgt, tp))
+            found.setdefault("model_background", []).append(background_l1(image, tgt, tp))
             if "parsing_logits" in out:
                 own = np.argmax(np.asarray(out["parsing_logits"]), axis=-1)
-                paint_l1.append(person_l1(paint_by_parsing(src, sp, own), tgt, tp))
-        point = {"model": float(np.nanmean(np.concatenate(model_l1)))}
-        if paint_l1:
-            point["paint_by_parsing"] = float(np.nanmean(np.concatenate(paint_l1)))
+                painted = paint_by_parsing(src, sp, own)
+                found.setdefault("paint_by_parsing", []).append(person_l1(painted, tgt, tp))
+                found.setdefault("paint_by_parsing_background", []).append(
+                    background_l1(painted, tgt, tp))
+        point = {k: float(np.nanmean(np.concatenate(v))) for k, v in found.items()}
+        if "paint_by_parsing" in point:
             point["model_over_paint"] = point["model"] / point["paint_by_parsing"]
         return {**point, **self.fixed}
 

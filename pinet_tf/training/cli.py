@@ -8,6 +8,7 @@ With `--resume` the run directory's configs are used.
 #: Options that map to TrainConfig fields (option dest -> field); None means "not given".
 _TRAIN_OPTIONS = {"schedule": "schedule", "steps": "steps", "batch_size": "batch_size",
                   "lr": "learning_rate", "decay_steps": "decay_steps",
+                  "l1_person_weight": "l1_person_weight",
                   "perceptual_weight": "perceptual_weight",
                   "gan_weight": "gan_weight", "vgg_weights": "vgg_weights",
                   "checkpoint_every": "checkpoint_every", "log_every": "log_every",
@@ -143,6 +144,9 @@ def register(subparsers) -> None:
                    help="never download weights (also $PINET_TF_NO_DOWNLOAD=1)")
     p.add_argument("--perceptual-weight", type=float, default=None,
                    help="perceptual loss weight (default 0.5 paper / 1 official; 0 needs no VGG)")
+    p.add_argument("--l1-person-weight", type=float, default=None, metavar="W",
+                   help="a person pixel (true target class not background) counts W times in "
+                        "the image L1 (default 1, the authors' plain mean; the demo model: 10)")
     p.add_argument("--gan-weight", type=float, default=None,
                    help="weight of the adversarial losses (default 5, paper and code)")
     p.add_argument("--discriminator-dropout", type=float, default=None, metavar="P",

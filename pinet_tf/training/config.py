@@ -80,6 +80,11 @@ class TrainConfig:
     decay_steps: int | None = None
     # Loss weights; None takes the schedule's default.
     l1_weight: float = 1.0
+    # How many times a person pixel (true target class not background) counts in G_i's L1
+    # (`--l1-person-weight`); 1 is the authors' plain mean. Not the authors': at the tiny size the
+    # person is a quarter of the picture and G_i learns its colours several times faster with 10
+    # (docs/results/appearance.md).
+    l1_person_weight: float = 1.0
     perceptual_weight: float | None = None
     gan_weight: float = 5.0
     parsing_ce_weight: float = 1.0
@@ -152,6 +157,9 @@ class TrainConfig:
                      "parsing_l1_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.l1_person_weight > 0:
+            raise ValueError(f"l1_person_weight (--l1-person-weight) must be > 0, got "
+                             f"{self.l1_person_weight}")
         if self.spectral_norm_gradient not in ("exact", "authors"):
             raise ValueError(f"spectral_norm_gradient must be 'exact' or 'authors', got "
                              f"{self.spectral_norm_gradient!r}")
@@ -171,7 +179,8 @@ class TrainConfig:
         """The weights `PINetTrainer.compile` takes."""
         return {"l1": float(self.l1_weight), "perceptual": float(self.perceptual_weight),
                 "gan": float(self.gan_weight), "parsing_ce": float(self.parsing_ce_weight),
-                "parsing_l1": float(self.parsing_l1_weight)}
+                "parsing_l1": float(self.parsing_l1_weight),
+                "l1_person": float(self.l1_person_weight)}
 
     # -- the schedule -----------------------------------------------------------------------
     @property

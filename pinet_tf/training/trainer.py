@@ -40,7 +40,7 @@ from keras import ops
 from pinet_tf.config import ModelConfig
 from pinet_tf.layers.spectral_norm import SIGMA_GRADIENTS, sigma_gradient_from_next_call
 from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
-                             parsing_cross_entropy, parsing_l1)
+                             parsing_cross_entropy, parsing_l1, person_pixel_weights)
 from pinet_tf.losses.pixel import wide
 from pinet_tf.metrics.standard import scores as standard_scores
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
@@ -52,6 +52,9 @@ from pinet_tf.training.config import (ONE_STAGE_PHASE_NAMES, PHASE_IMAGE, PHASE_
 
 #: The loss weights `compile` takes (`TrainConfig.loss_weights`).
 LOSS_WEIGHTS = ("l1", "perceptual", "gan", "parsing_ce", "parsing_l1")
+#: Loss weights `compile` may be given, with the value that keeps the authors' loss: "l1_person",
+#: how many times a person pixel (true target class not background) counts in the image L1.
+OPTIONAL_LOSS_WEIGHTS = {"l1_person": 1.0}
 #: Every loss the trainer can report (the progress bar shows those of the current phase).
 LOSS_NAMES = ("parsing_ce", "parsing_l1", "l1", "perceptual", "g_gan", "d_pose",
               "d_appearance", "g_total")
@@ -129,8 +132,9 @@ class PINetTrainer(keras.Model):
                 paper schedule G_i starts later; a one-stage trainer ignores the parsing one).
                 discriminator_optimizer: D_P's and D_A's.
                 Under a mixed_float16 policy each must be a `keras.optimizers.LossScaleOptimizer`.
-            loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} (`TrainConfig.
-                loss_weights`). gan_kind: "log" or "lsgan".
+            loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} and optionally
+                "l1_person" (default 1: the authors' plain mean) (`TrainConfig.loss_weights`).
+                gan_kind: "log" or "lsgan".
             perceptual_loss: a `VGGPerceptualLoss`, needed when the perceptual weight is > 0.
             spectral_norm_gradient: "exact" or "authors" (`TrainConfig.spectral_norm_gradient`;
                 `pinet_tf.layers.spectral_norm` says why): how the D step's real pass forms the
@@ -141,6 +145,11 @@ class PINetTrainer(keras.Model):
         if missing:
             raise ValueError(f"loss_weights lacks {missing}")
         self.loss_weights_ = {k: float(loss_weights[k]) for k in LOSS_WEIGHTS}
+        self.loss_weights_.update({k: float(loss_weights.get(k, v))
+                                   for k, v in OPTIONAL_LOSS_WEIGHTS.items()})
+        if not self.loss_weights_["l1_person"] > 0:
+            raise ValueError(f"the l1_person weight must be > 0, got "
+                             f"{self.loss_weights_['l1_person']}")
         self.gan_kind = gan_kind
         if spectral_norm_gradient not in SIGMA_GRADIENTS:
             raise ValueError(f"spectral_norm_gradient must be one of {SIGMA_GRADIENTS}, got "
@@ -262,7 +271,9 @@ class PINetTrainer(keras.Model):
             if trains_gi:
                 fake = self.image_generator(self._image_inputs(phase, data, logits if trains_gp
                                                                else None), training=True)["image"]
-                losses["l1"] = l1_loss(fake, target)
+                losses["l1"] = l1_loss(fake, target, None if w["l1_person"] == 1.0 else
+                                       person_pixel_weights(data["target_parsing_onehot"],
+                                                            w["l1_person"]))
                 image_loss = w["l1"] * losses["l1"]
                 if w["perceptual"] > 0:
                     losses["perceptual"] = self.perceptual_loss(fake, target)

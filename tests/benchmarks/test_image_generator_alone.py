@@ -23,6 +23,18 @@ def test_two_steps_write_held_out_points(tiny_records, tmp_path):
     assert points[0]["cross"] != points[1]["cross"]  # it trained between the two points
 
 
+def test_person_weight_trains_on_the_weighted_l1(tiny_records, tmp_path):
+    """Same seed and batches: the person-weighted run reports the weighted L1 of its first step,
+    which differs from the plain one (the person is drawn worse than the background at init)."""
+    first = {}
+    for weight in ("1", "10"):
+        out = tmp_path / f"w{weight}.jsonl"
+        assert alone.main(["--data", tiny_records, "--out", str(out), "--steps", "1",
+                           "--batch-size", "2", "--person-weight", weight]) == 0
+        first[weight] = json.loads(out.read_text().splitlines()[0])["loss"]
+    assert first["10"] != pytest.approx(first["1"], rel=1e-3), first
+
+
 def test_the_experiment_knobs_change_the_model(tiny_records, tmp_path):
     base, _ = alone.build(_args(tiny_records, tmp_path / "a"))
     changed, _ = alone.build(_args(tiny_records, tmp_path / "b", "--no-output-batch-norm",
@@ -37,6 +49,7 @@ def test_the_experiment_knobs_change_the_model(tiny_records, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "0"], "--steps must be >= 1"),
     (["--identity-fraction", "2"], "--identity-fraction must be in [0, 1]"),
+    (["--person-weight", "0"], "--person-weight must be > 0"),
 ])
 def test_bad_options_are_one_line(tiny_records, tmp_path, capsys, argv, message):
     assert alone.main(["--data", tiny_records, "--out", str(tmp_path / "x"), *argv]) == 2

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
-                             parsing_cross_entropy, parsing_l1)
+                             parsing_cross_entropy, parsing_l1, person_pixel_weights)
 
 
 def _softmax(x):
@@ -21,6 +21,25 @@ def test_l1_is_mean_absolute_difference():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(2, 5, 4, 3)), rng.normal(size=(2, 5, 4, 3))
     np.testing.assert_allclose(float(l1_loss(a, b)), np.abs(a - b).mean(), rtol=1e-5)
+
+
+def test_person_weighted_l1_matches_numpy():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(2, 5, 4, 3)), rng.normal(size=(2, 5, 4, 3))
+    labels = rng.integers(0, 3, size=(2, 5, 4))
+    labels[0, 0, 0], labels[0, 0, 1] = 0, 2  # both kinds of pixel occur
+    onehot = np.eye(12, dtype=np.float32)[labels]
+    weights = np.asarray(person_pixel_weights(onehot, 10.0))
+    assert weights.shape == (2, 5, 4, 1)
+    np.testing.assert_array_equal(weights[..., 0], np.where(labels > 0, 10.0, 1.0))
+    expected = (np.abs(a - b) * weights).sum() / (weights.sum() * 3)
+    np.testing.assert_allclose(float(l1_loss(a, b, weights)), expected, rtol=1e-5)
+    # Weight 1 (the authors' plain mean) gives the plain mean.
+    np.testing.assert_allclose(float(l1_loss(a, b, person_pixel_weights(onehot, 1.0))),
+                               np.abs(a - b).mean(), rtol=1e-5)
+    # The person's error counts more: an error only on person pixels scores higher.
+    c = b + 0.5 * (labels > 0)[..., None]
+    assert float(l1_loss(c, b, weights)) > float(l1_loss(c, b))
 
 
 def test_parsing_losses_match_numpy():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pinet_tf.evaluation import baselines
-from pinet_tf.metrics.person import paint_by_parsing, person_l1
+from pinet_tf.metrics.person import background_l1, paint_by_parsing, person_l1
 
 
 def _loop_paint(src, sp, tp):
@@ -67,6 +67,12 @@ def test_person_l1_counts_only_the_person():
     got = person_l1(pred, target, tp)
     assert got[0] == pytest.approx(90 * 4 / 5)
     assert np.isnan(got[1])              # pair 1: no person pixel
+    bg = background_l1(pred, target, tp)
+    assert bg[0] == pytest.approx(90 * 4 / 11)  # 11 background pixels, 4 of them wrong
+    assert bg[1] == pytest.approx(90 * 8 / 16)
+    # the two regions split the whole picture's L1
+    whole = np.abs(pred.astype(float) - target).mean(axis=(1, 2, 3))
+    assert got[0] * 5 / 16 + bg[0] * 11 / 16 == pytest.approx(whole[0])
 
 
 def test_baselines_name_them():

@@ -8,7 +8,7 @@ import pytest
 
 from pinet_tf.cli import main
 from pinet_tf.config import ModelConfig
-from pinet_tf.metrics.person import paint_by_parsing, person_l1
+from pinet_tf.metrics.person import background_l1, paint_by_parsing, person_l1
 from pinet_tf.models.encoding import float_to_uint8
 from pinet_tf.training.callbacks import AppearanceCurve, read_curve
 from tests.fixtures_data import TINY_TEST_PAIRS
@@ -40,7 +40,9 @@ def test_train_writes_the_curve_with_its_baselines(tmp_path, tiny_records):
         assert p["pairs"] == 20
         assert p["paint_by_parsing_true"] == pytest.approx(want_true, rel=1e-9)
         assert p["flat_grey"] == pytest.approx(want_grey, rel=1e-9)
-        assert all(np.isfinite(p[k]) for k in ("model", "paint_by_parsing", "copy_source"))
+        assert all(np.isfinite(p[k]) for k in ("model", "paint_by_parsing", "copy_source",
+                                               "model_background",
+                                               "paint_by_parsing_background"))
         assert p["model_over_paint"] == pytest.approx(p["model"] / p["paint_by_parsing"])
     # The TensorBoard scalars are there too.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -84,6 +86,11 @@ def test_a_resumed_run_drops_the_points_past_its_checkpoint(tmp_path, tiny_recor
     points = read_curve(path)
     assert [p["step"] for p in points] == [0, 100, 200, 300]
     assert points[-1]["model"] == pytest.approx(points[-1]["flat_grey"])  # grey output
+    b = _held_out(tiny_records, 4)
+    tgt, tp = float_to_uint8(b["target_image"]).numpy(), b["target_parsing"]
+    assert points[-1]["model_background"] == pytest.approx(
+        np.nanmean(background_l1(np.full_like(tgt, 128), tgt, tp)))
+    assert np.isfinite(points[-1]["paint_by_parsing_background"])
 
 
 def test_curve_options_are_checked():

@@ -119,6 +119,7 @@ def test_corrupt_test_split_is_an_error_and_leaves_no_run(tmp_path, tiny_records
     (["--perceptual-weight", "1", "--vgg-weights", "absent.h5"], "absent.h5 does not exist"),
     (["--discriminator-dropout", "1.5"], "discriminator_dropout"),
     (["--decay-steps", "99999"], "decay_steps must be in [0, 860]"),
+    (["--l1-person-weight", "0"], "l1_person_weight (--l1-person-weight) must be > 0"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, message, capsys,
                                                            monkeypatch):
@@ -279,3 +280,7 @@ def test_decay_steps_reaches_the_train_config():
     args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
                                       "--steps", "10,20,90"])
     assert configs(args)[1].decay_steps == 40  # the paper's last 4/9 of phase 3
+    assert configs(args)[1].loss_weights["l1_person"] == 1.0  # the authors' plain L1
+    args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
+                                      "--l1-person-weight", "10"])
+    assert configs(args)[1].loss_weights["l1_person"] == 10.0

@@ -211,7 +211,7 @@ def test_compile_takes_resolved_values_and_refuses_incomplete_ones():
                         steps_per_execution=2)
     trainer.compile(*optimizers, loss_weights=train_cfg.loss_weights, gan_kind="lsgan")
     assert trainer.loss_weights_ == {"l1": 1.0, "perceptual": 0.0, "gan": 5.0,
-                                     "parsing_ce": 1.0, "parsing_l1": 0.0}
+                                     "parsing_ce": 1.0, "parsing_l1": 0.0, "l1_person": 1.0}
     assert trainer.parsing_optimizer is optimizers[0]
     assert trainer.discriminator_optimizer is optimizers[2]
     # The joint phase feeds G_i through the composed generator's own ParsingGuide layer.
@@ -233,3 +233,27 @@ def test_step_with_perceptual_loss_from_local_vgg_weights(tmp_path):
     logs = trainer.phase_train_step(3, next(iter(contract_dataset(MICRO, n=2, batch_size=2))))
     assert float(logs["perceptual"]) > 0 and np.isfinite(float(logs["g_total"]))
     assert _moved(before, trainer.image_generator.trainable_variables)
+
+
+def test_person_weighted_l1_is_what_the_image_step_minimises():
+    """Phase 2 with l1_person 10: the step reports the person-weighted L1 of G_i's picture
+    (NumPy reference from the same training-mode forward pass), not the plain mean."""
+    train_cfg = TrainConfig(steps=(0, 1, 0), gan_weight=0.0, perceptual_weight=0.0,
+                            l1_person_weight=10.0)
+    keras.utils.set_random_seed(0)
+    trainer = PINetTrainer(MICRO)
+    trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
+                    gan_kind=train_cfg.gan_kind, run_eagerly=True)
+    batch = dict(next(iter(contract_dataset(MICRO, n=2, batch_size=2))))
+    person = 1.0 - np.asarray(batch["target_parsing_onehot"])[..., :1]
+    assert 0 < person.mean() < 1  # both kinds of pixel in the batch
+    # a target far off on the person only, so that the weighted and plain means differ
+    batch["target_image"] = tf.constant(np.asarray(batch["target_image"]) + 2.0 * person,
+                                        batch["target_image"].dtype)
+    image = trainer.image_generator(trainer._image_inputs(2, batch), training=True)["image"]
+    diff = np.abs(np.asarray(image, np.float64) - np.asarray(batch["target_image"], np.float64))
+    weights = 1.0 + 9.0 * person
+    logs = trainer.phase_train_step(2, batch)
+    expected = (diff * weights).sum() / (weights.sum() * diff.shape[-1])
+    np.testing.assert_allclose(float(logs["l1"]), expected, rtol=1e-4)
+    assert float(logs["l1"]) > diff.mean() + 0.1
