@@ -1,11 +1,12 @@
-"""Write pinet-tf's built-in demo model (`pinet_tf/inference/demo/`) from the quality benchmark's
-GAN run.
+"""Write pinet-tf's built-in demo model (`pinet_tf/inference/demo/`) from a quality-benchmark
+recipe's run.
 
     python -m benchmarks.quality --recipe small --work /tmp/quality --demo   # trains, then writes
     python -m benchmarks.demo_model --run /tmp/quality/runs/gan              # from a finished run
 
-The run must be the recipe's 'gan' variant (its config and train_config.json are checked against
-the recipe's: steps, batch size, learning rate, GAN and perceptual weights, seed). The
+The run must be the recipe's demo variant (`Recipe.demo_variant`: 'gan' for `small`, 'no_gan' for
+`appearance`); its config and train_config.json are checked against the recipe's: steps, batch
+size, learning rate, GAN, perceptual and person-L1 weights, seed. The
 manifest records what the model is: the recipe, the `pinet-tf train` command, the data (the
 `pinet-tf synth` command and the held-out identities), the run's own train_config.json, its wall
 time when the benchmark recorded it, and the command that regenerates it.
@@ -24,6 +25,13 @@ from dataclasses import asdict
 from benchmarks.quality_recipes import RECIPES, train_args
 
 
+def _option(command: list, name: str, default):
+    """The value after `name` in a `pinet-tf train` argument list (the last one wins, as in
+    argparse), else `default`."""
+    values = [command[i + 1] for i, arg in enumerate(command[:-1]) if arg == name]
+    return values[-1] if values else default
+
+
 def about(run: str, recipe_name: str) -> dict:
     """The manifest's description of the demo model trained by `run`."""
     from pinet_tf.datasets.synthetic import split_identities
@@ -37,22 +45,23 @@ def about(run: str, recipe_name: str) -> dict:
         raise ValueError(f"{run}: not a run of the {recipe_name!r} recipe (config "
                          f"{cfg.name if cfg else None!r}, expected {recipe.config!r})")
     train_config = read_json(os.path.join(run, "train_config.json"), "train config")
-    used = {k: train_config.get(k) for k in ("steps", "batch_size", "learning_rate",
-                                              "gan_weight", "perceptual_weight", "seed")}
+    command = train_args(recipe, recipe.demo_variant, "RECORDS", "RUN")
     want = {"steps": [int(s) for s in recipe.steps.split(",")], "batch_size": recipe.batch_size,
-            "learning_rate": recipe.lr, "gan_weight": recipe.gan_weight,
-            "perceptual_weight": 0.0, "seed": recipe.seed}
+            "learning_rate": recipe.lr, "gan_weight": float(_option(command, "--gan-weight", 5)),
+            "perceptual_weight": 0.0, "seed": recipe.seed,
+            "l1_person_weight": float(_option(command, "--l1-person-weight", 1))}
+    # a run from before the person weight existed has none in its train_config.json: 1
+    used = {k: train_config.get(k, 1.0 if k == "l1_person_weight" else None) for k in want}
     differ = [f"{k} {used[k]} (recipe: {want[k]})" for k in want if used[k] != want[k]]
     if differ:
-        raise ValueError(f"{run}: not the {recipe_name!r} recipe's GAN run: "
-                         + ", ".join(differ))
+        raise ValueError(f"{run}: not the {recipe_name!r} recipe's {recipe.demo_variant!r} "
+                         f"run: " + ", ".join(differ))
     timing = run.rstrip(os.sep) + ".train_seconds.json"
     timed = {}
     if os.path.isfile(timing):  # what the quality benchmark recorded for this run
         with open(timing) as f:
             timed = json.load(f)
     plan = split_identities(recipe.identities, 0.1)
-    command = train_args(recipe, "gan", "RECORDS", "RUN")
     synth = (f"pinet-tf synth --out DATA --identities {recipe.identities} --poses-per-identity "
              f"{recipe.poses_per_identity} --size {recipe.size} --seed {recipe.seed}")
     return {
@@ -115,8 +124,8 @@ def write_demo_model(run: str, recipe_name: str = "small", out_dir: str | None =
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.demo_model",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", required=True, help="the recipe's run directory (the quality "
-                   "benchmark's GAN run, or the 'appearance' recipe's run)")
+    p.add_argument("--run", required=True, help="the run directory of the recipe's demo "
+                   "variant (quality benchmark: WORK/runs/VARIANT)")
     p.add_argument("--curve", default=None, help="the run's curve summary to record (a label "
                    "of benchmarks/results/appearance_curves.json)")
     p.add_argument("--recipe", default="small", choices=sorted(RECIPES))

@@ -140,9 +140,11 @@ def baseline_images(pairs: dict, results: dict, mean_image: np.ndarray) -> dict:
 
 
 def appearance(results: dict, pairs: dict, mean_image: np.ndarray) -> dict:
-    """Appearance measures and person-region L1 (0..255) of each variant and baseline."""
+    """Appearance measures and the person-region and background L1 (0..255) of each variant and
+    baseline (the background L1 shows a person drawn too wide, which the person-region L1 cannot
+    see)."""
     from pinet_tf.metrics.appearance import appearance_measures
-    from pinet_tf.metrics.person import person_l1
+    from pinet_tf.metrics.person import background_l1, person_l1
 
     targets, parsings = pairs["target_image"], pairs["target_parsing"]
     methods = {name: r["images"] for name, r in results.items()}
@@ -153,6 +155,9 @@ def appearance(results: dict, pairs: dict, mean_image: np.ndarray) -> dict:
         values = person_l1(images, targets, parsings)
         out[name]["person_l1"] = {"mean": float(np.nanmean(values)),
                                   "pairs": int(np.isfinite(values).sum())}
+        values = background_l1(images, targets, parsings)
+        out[name]["background_l1"] = {"mean": float(np.nanmean(values)),
+                                      "pairs": int(np.isfinite(values).sum())}
     return out
 
 
@@ -215,15 +220,16 @@ def main(argv=None) -> int:
     p.add_argument("--picture", help="picture PNG (default docs/images/quality.png)")
     p.add_argument("--demo", action="store_true",
                    help="also write the built-in demo model (pinet_tf/inference/demo/) from the "
-                        "'gan' run (benchmarks/demo_model.py)")
+                        "recipe's demo variant's run (benchmarks/demo_model.py)")
     args = p.parse_args(argv)
     recipe = RECIPES[args.recipe]
     variants = tuple(args.variants.split(",")) if args.variants else recipe.variants
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         p.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
-    if args.demo and "gan" not in variants:
-        p.error("--demo writes the demo model from the 'gan' variant: add it to --variants")
+    if args.demo and recipe.demo_variant not in variants:
+        p.error(f"--demo writes the demo model from the {recipe.demo_variant!r} variant: add it "
+                f"to --variants")
     suffix = "" if variants == recipe.variants else "-" + "-".join(variants)
     results_path = args.results or os.path.join(ROOT, "benchmarks", "results",
                                                 f"quality-{args.recipe}{suffix}.json")
@@ -245,10 +251,7 @@ def main(argv=None) -> int:
             pairs["source_image"], pairs["source_parsing"], pairs["source_keypoints"],
             pairs["target_keypoints"])
     measures = appearance(runs, pairs, _mean_training_image(records, cfg))
-    # a recipe whose GAN weight is 0 (the demo's) trains its "gan" variant without the GAN term
-    names = {v: "model (no GAN term)" for v in runs
-             if recipe.gan_weight == 0 and v in ("gan", "full")}
-    picture(pairs, runs, picture_path, names)
+    picture(pairs, runs, picture_path, {"no_gan": "model (no GAN term)"})
     out = {
         "recipe": {"name": args.recipe, **asdict(recipe), "variants": list(variants)},
         "held_out_pairs": int(len(pairs["source_image"])),
@@ -270,7 +273,7 @@ def main(argv=None) -> int:
     if args.demo:
         from benchmarks.demo_model import write_demo_model
 
-        write_demo_model(runs["gan"]["run"], args.recipe)
+        write_demo_model(runs[recipe.demo_variant]["run"], args.recipe)
     return 0
 
 

@@ -98,6 +98,8 @@ LATER_BASELINES = (("paint_by_parsing", "paint-by-parsing (model's parsing)"),
                    ("paint_by_parsing_true", "paint-by-parsing (true parsing)"),
                    ("flat_grey", "flat grey"))
 PERSON_L1 = ("person L1 (0..255)", "appearance.person_l1.mean", ".1f", -1)
+#: ... and results files since the person-weighted L1 (the person's complement).
+BACKGROUND_L1 = ("background L1", "appearance.background_l1.mean", ".1f", -1)
 
 
 def quality_table(path: str, *variants: str) -> str:
@@ -113,8 +115,9 @@ def quality_table(path: str, *variants: str) -> str:
         entry["metrics"] = lookup(entry, "metrics.model", path)
         specs.append((label or key, paper, entry))
     with_paper = any(paper for _, paper, _ in specs)
-    later = "person_l1" in lookup(specs[0][2], "appearance", path)
-    columns = ((PERSON_L1,) if later else ()) + QUALITY_COLUMNS
+    measured = lookup(specs[0][2], "appearance", path)
+    columns = tuple(c for c in (PERSON_L1, BACKGROUND_L1)
+                    if c[1].split(".")[1] in measured) + QUALITY_COLUMNS
     baselines = BASELINES + tuple(b for b in LATER_BASELINES if b[0] in data.get("baselines", {}))
     best = {}
     for header, where, _, sign in columns:

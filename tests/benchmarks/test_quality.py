@@ -48,6 +48,10 @@ def test_smoke_recipe_end_to_end(tmp_path):
     paint, grey = (out["baselines"][b]["appearance"]["person_l1"]["mean"]
                    for b in ("paint_by_parsing_true", "flat_grey"))
     assert paint < grey
+    # ... and outside it: the source's background colour beats grey on a light background
+    paint, grey = (out["baselines"][b]["appearance"]["background_l1"]["mean"]
+                   for b in ("paint_by_parsing_true", "flat_grey"))
+    assert paint < grey
     # the copy of the source is the same person: its colours are closer than the mean image's
     copy, mean = (out["baselines"][b]["appearance"]["colour_error_upper_clothes"]["mean"]
                   for b in ("copy_source", "mean_image"))

@@ -66,18 +66,26 @@ def test_shipped_demo_beats_copy_the_source_on_held_out_people():
     whole_copy = float(np.abs(pairs["source_image"].astype(float) - pairs["target_image"]).mean())
     from pinet_tf.metrics.person import paint_by_parsing
 
-    paint = _person_l1(paint_by_parsing(pairs["source_image"], pairs["source_parsing"], parsing),
-                       pairs)
+    painted = paint_by_parsing(pairs["source_image"], pairs["source_parsing"], parsing)
+    paint = _person_l1(painted, pairs)
     # Copying the source puts the wall where the target person is, so inside the person a flat
     # grey picture, what an untrained generator draws, beats copy-the-source too; over the whole
     # picture grey is far worse (no wall). The model must beat copy-the-source on both and grey
     # inside the person. Measured on these 12 pairs (0..255), the shipped demo (the 'appearance'
-    # recipe, 5,000 steps, 2026-12-07): person 37.7, whole 13.1; copy 65.5 / 25.6; grey 50.7;
-    # paint-by-parsing with the demo's own parsing 28.0 (true parsing 20.8). The earlier demo
-    # (128x88, 930 steps) scored person 50.5. The goal, <= 0.8x paint-by-parsing, is not
-    # met (1.34x: docs/results/appearance.md); the last bar guards against falling back.
+    # recipe with --l1-person-weight 10, 11,000 steps, 2026-12-07): person 25.4, whole 15.3,
+    # background 11.9; copy 65.5 / 25.6; grey 50.7; paint-by-parsing with the demo's own parsing
+    # 26.8, whole 11.0, background 5.6 (true parsing 20.8). The plain-L1 demo before it scored
+    # person 37.7. The goal, <= 0.8x paint-by-parsing inside the person, is not met
+    # (0.95x here: docs/results/appearance.md); the paint bar guards against falling back above
+    # the baseline, the background bar against a wider halo.
+    from pinet_tf.metrics.person import background_l1
+
+    background, paint_background = (
+        float(np.nanmean(background_l1(im, pairs["target_image"], pairs["target_parsing"])))
+        for im in (images, painted))
+    assert background < 3 * paint_background, (background, paint_background)
     assert model < 0.8 * copy and whole < 0.8 * whole_copy and model < 0.85 * grey \
-        and model < 1.5 * paint, \
+        and model < 1.05 * paint, \
         f"person-region L1 {model:.1f} vs copy-the-source {copy:.1f}, flat grey {grey:.1f}, " \
         f"paint-by-parsing {paint:.1f}; whole picture {whole:.1f} vs copy {whole_copy:.1f}"
 
@@ -341,7 +349,7 @@ def test_demo_model_command_refuses_another_recipe_and_writes_nothing(tiny_run, 
         main(["--run", run, "--recipe", "smoke", "--out", str(out)])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith("not the 'smoke' recipe's GAN run: batch_size 8 (recipe: 2)")
+    assert err.endswith("not the 'smoke' recipe's 'gan' run: batch_size 8 (recipe: 2)")
     assert "\n" not in err and not out.exists()
     with pytest.raises(SystemExit):
         main(["--run", run, "--recipe", "small", "--out", str(out)])   # a tiny run is not small
