@@ -94,10 +94,9 @@ def run(args, log=print) -> list:
 
     @tf.function
     def step(inputs, goal, parsing_onehot):
-        weights = None if args.person_weight == 1 else person_pixel_weights(parsing_onehot,
-                                                                            args.person_weight)
         with tf.GradientTape() as tape:
-            loss = l1_loss(model(inputs, training=True)["image"], goal, weights)
+            loss = l1_loss(model(inputs, training=True)["image"], goal,
+                           person_pixel_weights(parsing_onehot, args.person_weight))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss

@@ -40,7 +40,9 @@ RECIPES = {
     # every 250 steps. ~0.2 s a step alone on 2 cores.
     # 11,000 steps, most of them G_i's (phase 2), the learning rate falling to 0 over the last
     # 5,000: the 5,000-step version (500,3000,1500, the paper's decay over 667 steps) ended at 39.6
-    # held out, this one at 36.6, still falling (docs/results/appearance.md).
+    # held out, this one at 36.6 with the plain L1; with the person's pixels counted 10 times in
+    # G_i's L1 (--l1-person-weight 10) at 26.7, against 27.9 for paint-by-parsing, at the cost of
+    # a softer background (docs/results/appearance.md, item 12).
     "appearance": Recipe(config="tiny", size="64x44", identities=2000, poses_per_identity=3,
                          steps="500,9000,1500", batch_size=8, lr=1e-3, gan_weight=0.0,
                          variants=("no_gan",), demo_variant="no_gan",

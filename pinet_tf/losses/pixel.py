@@ -25,12 +25,15 @@ def l1_loss(predicted, target, pixel_weights=None):
 
 def person_pixel_weights(target_parsing_onehot, person_weight):
     """[B, H, W, 1] weights of the image L1 (`TrainConfig.l1_person_weight`): `person_weight`
-    where the true target class is not background (class 0), 1 elsewhere.
+    where the true target class is not background (class 0), 1 elsewhere; None for a weight of
+    1 (the authors' plain mean, which `l1_loss` then computes without weights).
 
     At the tiny size the person covers about a quarter of the picture (23.6% on the synthetic
     sets), so the plain mean spends three quarters of G_i's L1 on the easy background
     (`docs/results/appearance.md` measures what weighting the person does).
     """
+    if float(person_weight) == 1.0:
+        return None
     person = ops.subtract(1.0, ops.cast(target_parsing_onehot[..., :1], "float32"))
     return ops.add(1.0, ops.multiply(float(person_weight) - 1.0, person))
 

@@ -271,9 +271,8 @@ class PINetTrainer(keras.Model):
             if trains_gi:
                 fake = self.image_generator(self._image_inputs(phase, data, logits if trains_gp
                                                                else None), training=True)["image"]
-                losses["l1"] = l1_loss(fake, target, None if w["l1_person"] == 1.0 else
-                                       person_pixel_weights(data["target_parsing_onehot"],
-                                                            w["l1_person"]))
+                losses["l1"] = l1_loss(fake, target, person_pixel_weights(
+                    data.get("target_parsing_onehot"), w["l1_person"]))
                 image_loss = w["l1"] * losses["l1"]
                 if w["perceptual"] > 0:
                     losses["perceptual"] = self.perceptual_loss(fake, target)

@@ -35,6 +35,7 @@ def test_person_weighted_l1_matches_numpy():
     expected = (np.abs(a - b) * weights).sum() / (weights.sum() * 3)
     np.testing.assert_allclose(float(l1_loss(a, b, weights)), expected, rtol=1e-5)
     # Weight 1 (the authors' plain mean) gives the plain mean.
+    assert person_pixel_weights(onehot, 1.0) is None
     np.testing.assert_allclose(float(l1_loss(a, b, person_pixel_weights(onehot, 1.0))),
                                np.abs(a - b).mean(), rtol=1e-5)
     # The person's error counts more: an error only on person pixels scores higher.
