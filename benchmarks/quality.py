@@ -142,9 +142,10 @@ def baseline_images(pairs: dict, results: dict, mean_image: np.ndarray) -> dict:
 def appearance(results: dict, pairs: dict, mean_image: np.ndarray) -> dict:
     """Appearance measures and the person-region and background L1 (0..255) of each variant and
     baseline (the background L1 shows a person drawn too wide, which the person-region L1 cannot
-    see)."""
+    see), and the fraction of pairs with a stray mark away from the person
+    (`pinet_tf.metrics.person.stray_pixels`)."""
     from pinet_tf.metrics.appearance import appearance_measures
-    from pinet_tf.metrics.person import background_l1, person_l1
+    from pinet_tf.metrics.person import STRAY_MIN_PIXELS, background_l1, person_l1, stray_pixels
 
     targets, parsings = pairs["target_image"], pairs["target_parsing"]
     methods = {name: r["images"] for name, r in results.items()}
@@ -158,6 +159,9 @@ def appearance(results: dict, pairs: dict, mean_image: np.ndarray) -> dict:
         values = background_l1(images, targets, parsings)
         out[name]["background_l1"] = {"mean": float(np.nanmean(values)),
                                       "pairs": int(np.isfinite(values).sum())}
+        values = stray_pixels(images, targets, parsings)
+        out[name]["stray_mark_pairs"] = {"mean": float(np.mean(values >= STRAY_MIN_PIXELS)),
+                                         "pairs": int(len(values))}
     return out
 
 

@@ -100,6 +100,8 @@ LATER_BASELINES = (("paint_by_parsing", "paint-by-parsing (model's parsing)"),
 PERSON_L1 = ("person L1 (0..255)", "appearance.person_l1.mean", ".1f", -1)
 #: ... and results files since the person-weighted L1 (the person's complement).
 BACKGROUND_L1 = ("background L1", "appearance.background_l1.mean", ".1f", -1)
+#: ... and since the stray-mark count (`pinet_tf.metrics.person.stray_pixels`).
+STRAY_MARKS = ("pairs with a stray mark", "appearance.stray_mark_pairs.mean", ".1%", -1)
 
 
 def quality_table(path: str, *variants: str) -> str:
@@ -116,7 +118,7 @@ def quality_table(path: str, *variants: str) -> str:
         specs.append((label or key, paper, entry))
     with_paper = any(paper for _, paper, _ in specs)
     measured = lookup(specs[0][2], "appearance", path)
-    columns = tuple(c for c in (PERSON_L1, BACKGROUND_L1)
+    columns = tuple(c for c in (PERSON_L1, BACKGROUND_L1, STRAY_MARKS)
                     if c[1].split(".")[1] in measured) + QUALITY_COLUMNS
     baselines = BASELINES + tuple(b for b in LATER_BASELINES if b[0] in data.get("baselines", {}))
     best = {}

@@ -9,6 +9,7 @@ With `--resume` the run directory's configs are used.
 _TRAIN_OPTIONS = {"schedule": "schedule", "steps": "steps", "batch_size": "batch_size",
                   "lr": "learning_rate", "decay_steps": "decay_steps",
                   "l1_person_weight": "l1_person_weight",
+                  "l1_person_weight_joint": "l1_person_weight_joint",
                   "perceptual_weight": "perceptual_weight",
                   "gan_weight": "gan_weight", "vgg_weights": "vgg_weights",
                   "checkpoint_every": "checkpoint_every", "log_every": "log_every",
@@ -147,6 +148,9 @@ def register(subparsers) -> None:
     p.add_argument("--l1-person-weight", type=float, default=None, metavar="W",
                    help="a person pixel (true target class not background) counts W times in "
                         "the image L1 (default 1, the authors' plain mean; the demo model: 10)")
+    p.add_argument("--l1-person-weight-joint", type=float, default=None, metavar="W",
+                   help="the person weight in the joint phase (paper phase 3, every official "
+                        "step; default: --l1-person-weight)")
     p.add_argument("--gan-weight", type=float, default=None,
                    help="weight of the adversarial losses (default 5, paper and code)")
     p.add_argument("--discriminator-dropout", type=float, default=None, metavar="P",

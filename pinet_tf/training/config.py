@@ -85,6 +85,11 @@ class TrainConfig:
     # person is a quarter of the picture and G_i learns its colours several times faster with 10
     # (docs/results/appearance.md).
     l1_person_weight: float = 1.0
+    # The person weight in the joint phase (phase 3 of the paper schedule; every step of the
+    # official one), `--l1-person-weight-joint`; None: `l1_person_weight`. Not the authors': with
+    # 10 in the joint phase, where G_i is fed G_p's parsing, the demo runs learned to draw a small
+    # stray mark in the bottom-right corner of some pictures (docs/results/appearance.md).
+    l1_person_weight_joint: float | None = None
     perceptual_weight: float | None = None
     gan_weight: float = 5.0
     parsing_ce_weight: float = 1.0
@@ -157,9 +162,12 @@ class TrainConfig:
                      "parsing_l1_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.l1_person_weight > 0:
-            raise ValueError(f"l1_person_weight (--l1-person-weight) must be > 0, got "
-                             f"{self.l1_person_weight}")
+        if self.l1_person_weight_joint is None:
+            object.__setattr__(self, "l1_person_weight_joint", self.l1_person_weight)
+        for name, option in (("l1_person_weight", "--l1-person-weight"),
+                             ("l1_person_weight_joint", "--l1-person-weight-joint")):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} ({option}) must be > 0, got {getattr(self, name)}")
         if self.spectral_norm_gradient not in ("exact", "authors"):
             raise ValueError(f"spectral_norm_gradient must be 'exact' or 'authors', got "
                              f"{self.spectral_norm_gradient!r}")
@@ -180,7 +188,8 @@ class TrainConfig:
         return {"l1": float(self.l1_weight), "perceptual": float(self.perceptual_weight),
                 "gan": float(self.gan_weight), "parsing_ce": float(self.parsing_ce_weight),
                 "parsing_l1": float(self.parsing_l1_weight),
-                "l1_person": float(self.l1_person_weight)}
+                "l1_person": float(self.l1_person_weight),
+                "l1_person_joint": float(self.l1_person_weight_joint)}
 
     # -- the schedule -----------------------------------------------------------------------
     @property

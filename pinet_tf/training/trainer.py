@@ -133,7 +133,8 @@ class PINetTrainer(keras.Model):
                 discriminator_optimizer: D_P's and D_A's.
                 Under a mixed_float16 policy each must be a `keras.optimizers.LossScaleOptimizer`.
             loss_weights: {"l1", "perceptual", "gan", "parsing_ce", "parsing_l1"} and optionally
-                "l1_person" (default 1: the authors' plain mean) (`TrainConfig.loss_weights`).
+                "l1_person" (default 1: the authors' plain mean) and "l1_person_joint" (the same
+                in the joint phase; default: "l1_person") (`TrainConfig.loss_weights`).
                 gan_kind: "log" or "lsgan".
             perceptual_loss: a `VGGPerceptualLoss`, needed when the perceptual weight is > 0.
             spectral_norm_gradient: "exact" or "authors" (`TrainConfig.spectral_norm_gradient`;
@@ -147,9 +148,11 @@ class PINetTrainer(keras.Model):
         self.loss_weights_ = {k: float(loss_weights[k]) for k in LOSS_WEIGHTS}
         self.loss_weights_.update({k: float(loss_weights.get(k, v))
                                    for k, v in OPTIONAL_LOSS_WEIGHTS.items()})
-        if not self.loss_weights_["l1_person"] > 0:
-            raise ValueError(f"the l1_person weight must be > 0, got "
-                             f"{self.loss_weights_['l1_person']}")
+        self.loss_weights_["l1_person_joint"] = float(
+            loss_weights.get("l1_person_joint", self.loss_weights_["l1_person"]))
+        for key in ("l1_person", "l1_person_joint"):
+            if not self.loss_weights_[key] > 0:
+                raise ValueError(f"the {key} weight must be > 0, got {self.loss_weights_[key]}")
         self.gan_kind = gan_kind
         if spectral_norm_gradient not in SIGMA_GRADIENTS:
             raise ValueError(f"spectral_norm_gradient must be one of {SIGMA_GRADIENTS}, got "
@@ -271,8 +274,9 @@ class PINetTrainer(keras.Model):
             if trains_gi:
                 fake = self.image_generator(self._image_inputs(phase, data, logits if trains_gp
                                                                else None), training=True)["image"]
+                person = w["l1_person_joint" if phase == PHASE_JOINT else "l1_person"]
                 losses["l1"] = l1_loss(fake, target, person_pixel_weights(
-                    data.get("target_parsing_onehot"), w["l1_person"]))
+                    data.get("target_parsing_onehot"), person))
                 image_loss = w["l1"] * losses["l1"]
                 if w["perceptual"] > 0:
                     losses["perceptual"] = self.perceptual_loss(fake, target)

@@ -52,6 +52,12 @@ def test_smoke_recipe_end_to_end(tmp_path):
     paint, grey = (out["baselines"][b]["appearance"]["background_l1"]["mean"]
                    for b in ("paint_by_parsing_true", "flat_grey"))
     assert paint < grey
+    # paint-by-parsing with the true parsing draws nothing away from the person; flat grey on a
+    # light background is wrong everywhere there, in every pair
+    stray = {b: out["baselines"][b]["appearance"]["stray_mark_pairs"]
+             for b in ("paint_by_parsing_true", "flat_grey")}
+    assert stray["paint_by_parsing_true"]["mean"] == 0 and stray["flat_grey"]["mean"] == 1
+    assert stray["flat_grey"]["pairs"] == n
     # the copy of the source is the same person: its colours are closer than the mean image's
     copy, mean = (out["baselines"][b]["appearance"]["colour_error_upper_clothes"]["mean"]
                   for b in ("copy_source", "mean_image"))

@@ -79,3 +79,21 @@ def test_baselines_name_them():
     assert {baselines.PAINT, baselines.PAINT_TRUE, baselines.FLAT_GREY} <= set(
         baselines.DESCRIPTIONS)
     assert baselines.paint_by_parsing is paint_by_parsing
+
+
+def test_stray_pixels_counts_wrong_pixels_away_from_the_person_only():
+    from pinet_tf.metrics.person import stray_pixels
+
+    tp = np.zeros((2, 64, 44), np.int64)
+    tp[:, 20:40, 15:25] = 5                     # a person in the middle
+    target = np.full((2, 64, 44, 3), 200, np.uint8)
+    pred = target.copy()
+    pred[0, 41:43, 15:25] = 0                   # a halo right beside the person: within the margin
+    pred[0, 58:61, 36:40] = 0                   # a 12-pixel mark in the corner, far from it
+    pred[0, 2, 2] = 170                         # a faint error (30 < 40): not counted
+    pred[1, 20:40, 15:25] = 0                   # errors inside the person only
+    assert stray_pixels(pred, target, tp).tolist() == [12, 0]
+    # the margin is a square neighbourhood of the given size
+    assert stray_pixels(pred, target, tp, margin=0).tolist() == [12 + 20, 0]
+    # with no person at all every wrong pixel is stray
+    assert stray_pixels(pred, target, np.zeros_like(tp)).tolist() == [12 + 20, 200]

@@ -120,6 +120,8 @@ def test_corrupt_test_split_is_an_error_and_leaves_no_run(tmp_path, tiny_records
     (["--discriminator-dropout", "1.5"], "discriminator_dropout"),
     (["--decay-steps", "99999"], "decay_steps must be in [0, 860]"),
     (["--l1-person-weight", "0"], "l1_person_weight (--l1-person-weight) must be > 0"),
+    (["--l1-person-weight-joint", "-1"],
+     "l1_person_weight_joint (--l1-person-weight-joint) must be > 0"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, message, capsys,
                                                            monkeypatch):
@@ -284,3 +286,8 @@ def test_decay_steps_reaches_the_train_config():
     args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
                                       "--l1-person-weight", "10"])
     assert configs(args)[1].loss_weights["l1_person"] == 10.0
+    assert configs(args)[1].loss_weights["l1_person_joint"] == 10.0  # the same by default
+    args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
+                                      "--l1-person-weight", "10",
+                                      "--l1-person-weight-joint", "4"])
+    assert configs(args)[1].loss_weights["l1_person_joint"] == 4.0

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from pinet_tf.config import ModelConfig
+from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
 from pinet_tf.training.callbacks import NonFiniteLossError, PhaseScheduler
 from pinet_tf.training.config import TrainConfig
 from pinet_tf.training.run import build_trainer, run_fit
@@ -211,7 +212,8 @@ def test_compile_takes_resolved_values_and_refuses_incomplete_ones():
                         steps_per_execution=2)
     trainer.compile(*optimizers, loss_weights=train_cfg.loss_weights, gan_kind="lsgan")
     assert trainer.loss_weights_ == {"l1": 1.0, "perceptual": 0.0, "gan": 5.0,
-                                     "parsing_ce": 1.0, "parsing_l1": 0.0, "l1_person": 1.0}
+                                     "parsing_ce": 1.0, "parsing_l1": 0.0, "l1_person": 1.0,
+                                     "l1_person_joint": 1.0}
     assert trainer.parsing_optimizer is optimizers[0]
     assert trainer.discriminator_optimizer is optimizers[2]
     # The joint phase feeds G_i through the composed generator's own ParsingGuide layer.
@@ -235,11 +237,13 @@ def test_step_with_perceptual_loss_from_local_vgg_weights(tmp_path):
     assert _moved(before, trainer.image_generator.trainable_variables)
 
 
-def test_person_weighted_l1_is_what_the_image_step_minimises():
-    """Phase 2 with l1_person 10: the step reports the person-weighted L1 of G_i's picture
-    (NumPy reference from the same training-mode forward pass), not the plain mean."""
-    train_cfg = TrainConfig(steps=(0, 1, 0), gan_weight=0.0, perceptual_weight=0.0,
-                            l1_person_weight=10.0)
+@pytest.mark.parametrize("phase, weight", [(2, 10.0), (3, 4.0)])
+def test_person_weighted_l1_is_what_the_image_step_minimises(phase, weight):
+    """l1_person 10 and l1_person_joint 4: the step reports the person-weighted L1 of G_i's
+    picture (NumPy reference from the same training-mode forward pass), not the plain mean, with
+    weight 10 in phase 2 and 4 in the joint phase 3."""
+    train_cfg = TrainConfig(steps=(0, 1, 1), gan_weight=0.0, perceptual_weight=0.0,
+                            l1_person_weight=10.0, l1_person_weight_joint=4.0)
     keras.utils.set_random_seed(0)
     trainer = PINetTrainer(MICRO)
     trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
@@ -250,10 +254,17 @@ def test_person_weighted_l1_is_what_the_image_step_minimises():
     # a target far off on the person only, so that the weighted and plain means differ
     batch["target_image"] = tf.constant(np.asarray(batch["target_image"]) + 2.0 * person,
                                         batch["target_image"].dtype)
-    image = trainer.image_generator(trainer._image_inputs(2, batch), training=True)["image"]
+    # phase 3: G_i's guide is G_p's training-mode parsing of the same batch (G_p has no
+    # BatchNorm update between the two calls that would change it: both run before any step)
+    logits = (trainer.parsing_generator({k: batch[k] for k in PARSING_GENERATOR_INPUTS},
+                                        training=True)["parsing_logits"] if phase == 3 else None)
+    image = trainer.image_generator(trainer._image_inputs(phase, batch, logits),
+                                    training=True)["image"]
     diff = np.abs(np.asarray(image, np.float64) - np.asarray(batch["target_image"], np.float64))
-    weights = 1.0 + 9.0 * person
-    logs = trainer.phase_train_step(2, batch)
+    weights = 1.0 + (weight - 1.0) * person
+    logs = trainer.phase_train_step(phase, batch)
     expected = (diff * weights).sum() / (weights.sum() * diff.shape[-1])
     np.testing.assert_allclose(float(logs["l1"]), expected, rtol=1e-4)
-    assert float(logs["l1"]) > diff.mean() + 0.1
+    other = 1.0 + (14.0 - weight - 1.0) * person  # the other phase's weight (10 <-> 4)
+    assert not np.isclose(float(logs["l1"]), (diff * other).sum() / (other.sum() * 3), rtol=1e-3)
+    assert float(logs["l1"]) > diff.mean() + 0.05
