@@ -355,3 +355,10 @@ def test_demo_model_command_refuses_another_recipe_and_writes_nothing(tiny_run, 
         main(["--run", run, "--recipe", "small", "--out", str(out)])   # a tiny run is not small
     assert "not a run of the 'small' recipe (config 'tiny'" in capsys.readouterr().err
     assert not out.exists()
+    # the joint phase's person weight is part of the recipe too (the smoke recipe's is 1)
+    run = _smoke_run(tiny_run, tmp_path / "joint", l1_person_weight_joint=4.0)
+    with pytest.raises(SystemExit):
+        main(["--run", run, "--recipe", "smoke", "--out", str(out)])
+    assert capsys.readouterr().err.strip().endswith(
+        "run: l1_person_weight_joint 4.0 (recipe: 1.0)")
+    assert not out.exists()
