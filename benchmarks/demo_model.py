@@ -80,6 +80,8 @@ def about(run: str, recipe_name: str) -> dict:
         "train_config": train_config,
         "train_seconds": timed.get("train_seconds"),
         "train_load_average": timed.get("load_average"),
+        # how the run was made, where the one command above is not the whole story
+        "train_note": timed.get("note"),
         "data": {"command": synth, "records": "pinet-tf make-tfrecords --data DATA --out RECORDS",
                  "train_identities": [plan.train_identities[0], plan.train_identities[-1]],
                  "held_out_identities": [plan.test_identities[0], plan.test_identities[-1]],

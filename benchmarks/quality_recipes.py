@@ -37,18 +37,21 @@ RECIPES = {
     # synthetic identities (with 100 the run memorised its people: held-out person L1 rose from
     # 42 to 56 between 2,500 and 6,000 steps while the train split's fell), G_i fed the one-hot of
     # G_p's argmax (the kind of guide it trains on in phase 2), no GAN term, the held-out curve
-    # every 250 steps. ~0.2 s a step alone on 2 cores.
-    # 11,000 steps, most of them G_i's (phase 2), the learning rate falling to 0 over the last
-    # 5,000: the 5,000-step version (500,3000,1500, the paper's decay over 667 steps) ended at 39.6
-    # held out, this one at 36.6 with the plain L1; with the person's pixels counted 10 times in
-    # G_i's L1 (--l1-person-weight 10) at 26.7, against 27.9 for paint-by-parsing, at the cost of
-    # a softer background (docs/results/appearance.md, item 12).
+    # every 500 steps. ~0.2 s a step alone on 2 cores.
+    # 22,000 steps, most of them G_i's (phase 2), the learning rate falling linearly to 0 from
+    # step 500 (--decay-steps 21500), the person's pixels counted 10 times in G_i's L1 and 4 times
+    # in the joint phase. Held-out person L1 on all 1,200 pairs: 23.0 against 25.6 for
+    # paint-by-parsing (0.90x), background L1 7.9, whole-picture L1 0.045. The same with 10 in
+    # the joint phase: 21.6 (0.85x) but background 10.6 and L1 0.052; the earlier 11,000-step
+    # recipes (lr falling over the last 5,000): 25.2 with weight 10, 36.4 with the plain L1
+    # (docs/results/appearance.md, items 12 and 14).
     "appearance": Recipe(config="tiny", size="64x44", identities=2000, poses_per_identity=3,
-                         steps="500,9000,1500", batch_size=8, lr=1e-3, gan_weight=0.0,
+                         steps="500,18000,3500", batch_size=8, lr=1e-3, gan_weight=0.0,
                          variants=("no_gan",), demo_variant="no_gan",
-                         extra_train_args=("--parsing-feed", "onehot", "--decay-steps", "5000",
+                         extra_train_args=("--parsing-feed", "onehot", "--decay-steps", "21500",
                                            "--l1-person-weight", "10",
-                                           "--curve-every", "250", "--checkpoint-every", "500")),
+                                           "--l1-person-weight-joint", "4",
+                                           "--curve-every", "500", "--checkpoint-every", "500")),
     # The test suite's smoke recipe: the same code path in about a minute.
     "smoke": Recipe(config="tiny", size="64x44", identities=12, poses_per_identity=2,
                     steps="2,2,2", batch_size=2, lr=1e-3, gan_weight=1.0),

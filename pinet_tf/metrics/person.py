@@ -69,8 +69,9 @@ def background_l1(prediction, target, target_parsing) -> np.ndarray:
 #: of height; scaled with the height) from every true person pixel and its error, averaged over
 #: R, G and B, exceeds STRAY_THRESHOLD (0..255); a pair "has a stray mark" with at least
 #: STRAY_MIN_PIXELS of them. Chosen on the issue-24 runs: the person-weighted demo runs draw a
-#: small mark of 6-25 such pixels in the bottom-right corner of some outputs, while the soft halo
-#: around the person (within the margin, and fainter) and a plain-L1 run count none.
+#: small mark of 6-25 such pixels near a bottom corner of some outputs, while the soft halo
+#: around the person (within the margin, and fainter) counts none, and a plain-L1 run has a mark
+#: in 2% of its held-out pictures (docs/results/appearance.md, item 13).
 STRAY_MARGIN, STRAY_THRESHOLD, STRAY_MIN_PIXELS = 3, 40.0, 6
 
 

@@ -72,20 +72,27 @@ def test_shipped_demo_beats_copy_the_source_on_held_out_people():
     # grey picture, what an untrained generator draws, beats copy-the-source too; over the whole
     # picture grey is far worse (no wall). The model must beat copy-the-source on both and grey
     # inside the person. Measured on these 12 pairs (0..255), the shipped demo (the 'appearance'
-    # recipe with --l1-person-weight 10, 11,000 steps, 2026-12-07): person 25.4, whole 15.3,
-    # background 11.9; copy 65.5 / 25.6; grey 50.7; paint-by-parsing with the demo's own parsing
-    # 26.8, whole 11.0, background 5.6 (true parsing 20.8). The plain-L1 demo before it scored
-    # person 37.7. The goal, <= 0.8x paint-by-parsing inside the person, is not met
-    # (0.95x here: docs/results/appearance.md); the paint bar guards against falling back above
-    # the baseline, the background bar against a wider halo.
+    # recipe: person weight 10, 4 in the joint phase, 22,000 steps, 2026-12-07): person 24.1,
+    # whole 12.1, background 8.1; copy 65.5 / 25.6; grey 50.7; paint-by-parsing with the demo's
+    # own parsing 27.2, whole 10.4, background 4.8 (true parsing 20.8); a stray mark (at least
+    # STRAY_MIN_PIXELS stray pixels) in 2 of the 12 pictures. The demo before it (weight 10
+    # throughout, 11,000 steps) scored person 25.4, background 11.9; the plain-L1 one person
+    # 37.7. The goal, <= 0.8x paint-by-parsing inside the person, is not met (0.89x
+    # here: docs/results/appearance.md); the paint bar guards against falling back towards the
+    # baseline, the background bar against a wider halo, the stray bar against more marks (19%
+    # of the 1,200 held-out pictures have one; 30% for the demo before it).
     from pinet_tf.metrics.person import background_l1
 
     background, paint_background = (
         float(np.nanmean(background_l1(im, pairs["target_image"], pairs["target_parsing"])))
         for im in (images, painted))
-    assert background < 3 * paint_background, (background, paint_background)
+    assert background < 2 * paint_background, (background, paint_background)
+    from pinet_tf.metrics.person import STRAY_MIN_PIXELS, stray_pixels
+
+    marked = stray_pixels(images, pairs["target_image"], pairs["target_parsing"])
+    assert (marked >= STRAY_MIN_PIXELS).sum() <= 3, marked
     assert model < 0.8 * copy and whole < 0.8 * whole_copy and model < 0.85 * grey \
-        and model < 1.05 * paint, \
+        and model < 0.95 * paint, \
         f"person-region L1 {model:.1f} vs copy-the-source {copy:.1f}, flat grey {grey:.1f}, " \
         f"paint-by-parsing {paint:.1f}; whole picture {whole:.1f} vs copy {whole_copy:.1f}"
 
@@ -111,9 +118,10 @@ def test_readme_walk_through_uses_the_demo_and_shows_the_person(tmp_path, monkey
         return np.abs(picture - target)[person].mean()
 
     model, grey, copy = l1(result), l1(np.full_like(target, 127.5)), l1(source)
-    # The shipped demo ('appearance' recipe, 64x44, 2026-12-07) reaches 32.9 here (grey 52.0,
-    # copy 57.8); the earlier 128x88 demo 47.2, the tiny recipe's own run 38.9 (test_examples.py).
-    assert model < 0.95 * grey and model < 0.9 * copy, (model, grey, copy)
+    # The shipped demo ('appearance' recipe, 64x44, 22,000 steps, 2026-12-07) reaches 20.9 here
+    # (grey 52.0, copy 57.8); the 11,000-step demo before it 32.9, the earlier 128x88 demo 47.2,
+    # the tiny recipe's own run 38.9 (test_examples.py).
+    assert model < 0.6 * grey and model < 0.6 * copy, (model, grey, copy)
 
 
 # -- round trip and bad files (a random-weight tiny generator; no training) ----------------------
