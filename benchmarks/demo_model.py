@@ -52,13 +52,14 @@ def about(run: str, recipe_name: str) -> dict:
             "l1_person_weight": float(_option(command, "--l1-person-weight", 1))}
     want["l1_person_weight_joint"] = float(_option(command, "--l1-person-weight-joint",
                                                    want["l1_person_weight"]))
-    if _option(command, "--decay-steps", None) is not None:
-        want["decay_steps"] = int(_option(command, "--decay-steps", None))
+    decay = _option(command, "--decay-steps", None)
+    if decay is not None:
+        want["decay_steps"] = int(decay)
     # a run from before the person weights existed has none in its train_config.json: 1, and
     # the joint phase's is the other one
-    person = train_config.get("l1_person_weight", 1.0)
-    used = {k: train_config.get(k, {"l1_person_weight": 1.0,
-                                    "l1_person_weight_joint": person}.get(k)) for k in want}
+    missing = {"l1_person_weight": train_config.get("l1_person_weight", 1.0)}
+    missing["l1_person_weight_joint"] = missing["l1_person_weight"]
+    used = {k: train_config.get(k, missing.get(k)) for k in want}
     differ = [f"{k} {used[k]} (recipe: {want[k]})" for k in want if used[k] != want[k]]
     if differ:
         raise ValueError(f"{run}: not the {recipe_name!r} recipe's {recipe.demo_variant!r} "
