@@ -13,15 +13,19 @@ line with the held-out person-region L1 (0..255, `pinet_tf.metrics.person.person
 mode, the first 64 pairs of the records' test split) of:
 
 - `cross`: the pose transfer it is trained for (source -> target, true target parsing);
-- `ident`: the unmoved source (target pose and parsing = the source's), scored against the source.
+- `ident`: the unmoved source (target pose and parsing = the source's), scored against the source;
+- `stray_mark_pairs`: the fraction of those pairs whose `cross` picture has a stray mark
+  (`pinet_tf.metrics.person.stray_pixels`, at least `STRAY_MIN_PIXELS` pixels);
+- `clamped`: the fraction of `cross` output values (pixels x channels) at the clamp, |x| >= 1.
 
 `--identity-fraction P` trains a fraction P of the steps on such unmoved pairs (P = 1: only).
 `--person-weight W` is `pinet-tf train --l1-person-weight W`: the L1 counts each pixel of the
 picture's person (true class not background) W times. `--lr-decay linear` lowers the learning
 rate linearly from `--lr` to 0 over the run (the trainer's `--decay-steps` = all the steps).
-The knobs that are not `pinet-tf train` options are experiments, not settings: the attention's
-`gamma` starting value (the authors': 0) and BatchNorm on the last layer (the authors' code has
-it, the paper does not say). `docs/results/appearance.md` has what they measured.
+`--no-output-batch-norm` is `pinet-tf train --no-output-batch-norm` (no BatchNorm on G_i's last
+layer). The one knob that is not a `pinet-tf train` option is an experiment, not a setting: the
+attention's `gamma` starting value (the authors': 0). `docs/results/appearance.md` has what they
+measured.
 """
 
 from __future__ import annotations
@@ -40,22 +44,13 @@ def build(args):
     import keras
 
     from pinet_tf.config import ModelConfig
-    from pinet_tf.layers import GatedConv2D
     from pinet_tf.models.generators import build_image_generator
 
     cfg = ModelConfig(**{**ModelConfig.tiny().__dict__, "output_clamp": args.output_clamp,
-                         "convolution": args.convolution})
+                         "convolution": args.convolution,
+                         "output_batch_norm": not args.no_output_batch_norm})
     keras.utils.set_random_seed(args.seed)
     model = build_image_generator(cfg)
-    if args.no_output_batch_norm:
-        def without_bn(layer):
-            config = layer.get_config()
-            if layer.name == "gi_gc17":
-                config["batch_norm"] = False
-                return GatedConv2D.from_config(config)
-            return layer.__class__.from_config(config)
-
-        model = keras.models.clone_model(model, clone_function=without_bn)
     if args.attention_gamma is not None:
         model.get_layer("gi_attention").gamma.assign([args.attention_gamma])
     return model, cfg
@@ -76,7 +71,7 @@ def run(args, log=print) -> list:
     import tensorflow as tf
 
     from pinet_tf.losses import l1_loss, person_pixel_weights
-    from pinet_tf.metrics.person import person_l1
+    from pinet_tf.metrics.person import STRAY_MIN_PIXELS, person_l1, stray_pixels
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.training.config import TrainConfig
     from pinet_tf.training.distribute import numeric_features
@@ -102,14 +97,19 @@ def run(args, log=print) -> list:
         return loss
 
     def score():
-        found = {}
+        found, marks, clamped = {}, [], []
         for batch in held:
             for name, identity in (("cross", False), ("ident", True)):
                 inputs, goal, parsing = pair_inputs(batch, identity)
-                image = float_to_uint8(model(inputs, training=False)["image"])
-                found.setdefault(name, []).append(person_l1(np.asarray(image), np.asarray(
-                    float_to_uint8(goal)), np.asarray(parsing)))
-        return {k: float(np.nanmean(np.concatenate(v))) for k, v in found.items()}
+                raw = model(inputs, training=False)["image"]
+                image, truth = np.asarray(float_to_uint8(raw)), np.asarray(float_to_uint8(goal))
+                found.setdefault(name, []).append(person_l1(image, truth, np.asarray(parsing)))
+                if not identity:
+                    marks.append(stray_pixels(image, truth, np.asarray(parsing)))
+                    clamped.append(np.mean(np.abs(np.asarray(raw)) >= 1.0, axis=(1, 2, 3)))
+        return {**{k: float(np.nanmean(np.concatenate(v))) for k, v in found.items()},
+                "stray_mark_pairs": float(np.mean(np.concatenate(marks) >= STRAY_MIN_PIXELS)),
+                "clamped": float(np.mean(np.concatenate(clamped)))}
 
     rng, points, start = np.random.default_rng(args.seed), [], time.perf_counter()
     for s in range(1, args.steps + 1):

@@ -129,6 +129,11 @@ class ModelConfig:
     stages: int = 2
     # "hard" (authors) or "straight_through" (same forward pass; gradient through the clamp).
     output_clamp: str = "hard"
+    # BatchNorm on G_i's last layer, after its gating and before the clamp, as on every layer of
+    # the authors' code (the paper does not say); False drops it there (G_p keeps its own). Not
+    # official: a question about the person-weighted runs' stray marks, whose pixels sit at the
+    # clamp (docs/results/appearance.md item 13 has what it measured).
+    output_batch_norm: bool = True
     ndf: int = 64
     discriminator_blocks: int = 3
     discriminator_dropout: float = 0.5

@@ -92,8 +92,10 @@ def _inputs(cfg: ModelConfig, names) -> dict:
             for n in names}
 
 
-def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, prefix: str):
-    """The shared gated encoder-decoder; layer i is named f"{prefix}_gc{i}"."""
+def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, prefix: str,
+                     last_batch_norm: bool = True):
+    """The shared gated encoder-decoder; layer i is named f"{prefix}_gc{i}"; `last_batch_norm`
+    False: no BatchNorm on the last one."""
     ngf, trunk = cfg.ngf, 4 * cfg.ngf
     gated = cfg.convolution == "gated"
     gc = lambda i, filters, **kw: GatedConv2D(  # noqa: E731
@@ -119,7 +121,7 @@ def _encoder_decoder(x, cfg: ModelConfig, encoder_widths, out_channels: int, pre
     x = gc(16, ngf // 2)(x)
     k = cfg.output_kernel_size
     return gc(17, out_channels, kernel_size=k, activation=None,
-              padding="reflect" if k > 3 else "zero")(x)
+              padding="reflect" if k > 3 else "zero", batch_norm=last_batch_norm)(x)
 
 
 def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
@@ -137,7 +139,8 @@ def build_parsing_generator(cfg: ModelConfig) -> keras.Model:
 def _image_generator(cfg: ModelConfig, names) -> keras.Model:
     inputs = _inputs(cfg, names)
     x = keras.layers.Concatenate(name="gi_inputs")([inputs[k] for k in names])
-    x = _encoder_decoder(x, cfg, cfg.image_encoder_widths, 3, "gi")
+    x = _encoder_decoder(x, cfg, cfg.image_encoder_widths, 3, "gi",
+                         last_batch_norm=cfg.output_batch_norm)
     image = ClipImage(straight_through=cfg.output_clamp == "straight_through", name="image")(x)
     return keras.Model(inputs, {"image": image}, name="image_generator")
 

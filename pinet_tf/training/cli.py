@@ -58,6 +58,8 @@ def configs(args):
         cfg = dataclasses.replace(cfg, output_clamp=args.output_clamp)
     if args.parsing_feed is not None:
         cfg = dataclasses.replace(cfg, parsing_feed=args.parsing_feed)
+    if args.no_output_batch_norm:
+        cfg = dataclasses.replace(cfg, output_batch_norm=False)
     if args.stages is not None:
         cfg = dataclasses.replace(cfg, stages=args.stages)
     return cfg, TrainConfig(**options)
@@ -167,6 +169,9 @@ def register(subparsers) -> None:
                    help="'hard' (the authors' clamp, zero gradient where saturated) or "
                         "'straight_through' (same output, gradient passed through; not "
                         "official). Default: the config's")
+    p.add_argument("--no-output-batch-norm", action="store_true",
+                   help="no BatchNorm on the image generator's last layer (the authors' code "
+                        "has it; not official; docs/results/appearance.md item 13)")
     p.add_argument("--parsing-feed", choices=FEEDS, default=None,
                    help="how G_p's parsing enters G_i: 'logits' (the authors'), 'softmax' (the "
                         "paper's), or 'onehot' (the argmax, as in the paper's phase 2; not "

@@ -20,6 +20,7 @@ def test_two_steps_write_held_out_points(tiny_records, tmp_path):
     assert [p["step"] for p in points] == [1, 2]
     for p in points:
         assert all(np.isfinite(p[k]) and 0 <= p[k] <= 255 for k in ("cross", "ident")), p
+        assert all(0 <= p[k] <= 1 for k in ("stray_mark_pairs", "clamped")), p
     assert points[0]["cross"] != points[1]["cross"]  # it trained between the two points
 
 

@@ -197,3 +197,23 @@ def test_small_preset_uses_straight_through_official_never():
     assert ModelConfig.paper().output_clamp == "hard"
     with pytest.raises(ValueError, match="output_clamp must be one of"):
         ModelConfig(output_clamp="soft")
+
+
+def test_output_batch_norm_off_drops_only_the_image_generators_last_one():
+    """`output_batch_norm=False`: G_i's last layer has no BatchNorm (3 channels x gamma, beta,
+    moving mean, moving variance = 12 weights fewer, 6 of them trainable); G_p and every other
+    layer keep theirs; the config round-trips through JSON; a non-boolean is refused."""
+    base = ModelConfig.tiny()
+    cfg = _variant(base, output_batch_norm=False)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg and base.output_batch_norm
+    gi, gi_base = build_image_generator(cfg), build_image_generator(base)
+    assert not gi.get_layer("gi_gc17").batch_norm and gi.get_layer("gi_gc16").batch_norm
+    assert gi_base.get_layer("gi_gc17").batch_norm
+    assert gi_base.count_params() - gi.count_params() == 12
+    assert _trainable(gi_base) - _trainable(gi) == 6
+    assert build_parsing_generator(cfg).get_layer("gp_gc17").batch_norm
+    out = gi(_inputs(gi), training=True)["image"].numpy()
+    assert out.shape == (2, base.image_height, base.image_width, 3)
+    assert np.all(np.abs(out) <= 1)
+    with pytest.raises(ValueError, match="'output_batch_norm' must be true or false"):
+        _variant(base, output_batch_norm="no")

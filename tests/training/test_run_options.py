@@ -291,3 +291,16 @@ def test_decay_steps_reaches_the_train_config():
                                       "--l1-person-weight", "10",
                                       "--l1-person-weight-joint", "4"])
     assert configs(args)[1].loss_weights["l1_person_joint"] == 4.0
+
+
+def test_no_output_batch_norm_reaches_the_model_config():
+    from pinet_tf.training.cli import configs
+
+    def cfg(*argv):
+        return configs(build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
+                                                  *argv]))[0]
+
+    assert cfg().output_batch_norm  # the authors' code: BatchNorm on every layer
+    assert not cfg("--no-output-batch-norm").output_batch_norm
+    assert cfg("--no-output-batch-norm") == ModelConfig.from_dict(
+        {**ModelConfig.tiny().to_dict(), "output_batch_norm": False})
