@@ -6,7 +6,10 @@ recipe's run.
 
 The run must be the recipe's demo variant (`Recipe.demo_variant`: 'gan' for `small`, 'no_gan' for
 `appearance`); its config and train_config.json are checked against the recipe's: steps, batch
-size, learning rate, GAN, perceptual and person-L1 weights, seed. The
+size, learning rate and its decay, GAN, perceptual and person-L1 weights, seed, output clamp.
+For a recipe with a fine-tune (`Recipe.fine_tune_args`, the `appearance` recipe) the run is the
+fine-tune, and the run it started from (its `init_weights`) is checked against the first
+command. The
 manifest records what the model is: the recipe, the `pinet-tf train` command, the data (the
 `pinet-tf synth` command and the held-out identities), the run's own train_config.json, its wall
 time when the benchmark recorded it, and the command that regenerates it.
@@ -22,7 +25,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from benchmarks.quality_recipes import RECIPES, train_args
+from benchmarks.quality_recipes import FIRST_SUFFIX, RECIPES, fine_tune_args, train_args
 
 
 def _option(command: list, name: str, default):
@@ -32,23 +35,26 @@ def _option(command: list, name: str, default):
     return values[-1] if values else default
 
 
-def about(run: str, recipe_name: str) -> dict:
-    """The manifest's description of the demo model trained by `run`."""
-    from pinet_tf.datasets.synthetic import split_identities
-    from pinet_tf.models.io import RUN_CONFIG
+def _check_run(run: str, recipe_name: str, recipe, command: list, what: str) -> dict:
+    """`run`'s train_config.json, after checking it and its config against the `pinet-tf train`
+    arguments `command` (steps, batch size, learning rate and its decay, loss weights, seed,
+    output clamp); a ValueError names what differs."""
     from pinet_tf.config import ModelConfig
+    from pinet_tf.models.io import RUN_CONFIG
     from pinet_tf.utils.readers import read_json
 
-    recipe = RECIPES[recipe_name]
     cfg = ModelConfig.load(os.path.join(run, RUN_CONFIG)) if os.path.isdir(run) else None
     if cfg is None or cfg.name != recipe.config:
         raise ValueError(f"{run}: not a run of the {recipe_name!r} recipe (config "
                          f"{cfg.name if cfg else None!r}, expected {recipe.config!r})")
     train_config = read_json(os.path.join(run, "train_config.json"), "train config")
-    command = train_args(recipe, recipe.demo_variant, "RECORDS", "RUN")
-    want = {"steps": [int(s) for s in recipe.steps.split(",")], "batch_size": recipe.batch_size,
-            "learning_rate": recipe.lr, "gan_weight": float(_option(command, "--gan-weight", 5)),
-            "perceptual_weight": 0.0, "seed": recipe.seed,
+    want = {"schedule": _option(command, "--schedule", "paper"),
+            "steps": [int(s) for s in _option(command, "--steps", "").split(",")],
+            "batch_size": int(_option(command, "--batch-size", 0)),
+            "learning_rate": float(_option(command, "--lr", 0)),
+            "gan_weight": float(_option(command, "--gan-weight", 5)),
+            "perceptual_weight": float(_option(command, "--perceptual-weight", 0)),
+            "seed": int(_option(command, "--seed", 0)),
             "l1_person_weight": float(_option(command, "--l1-person-weight", 1))}
     want["l1_person_weight_joint"] = float(_option(command, "--l1-person-weight-joint",
                                                    want["l1_person_weight"]))
@@ -59,11 +65,48 @@ def about(run: str, recipe_name: str) -> dict:
     # the joint phase's is the other one
     missing = {"l1_person_weight": train_config.get("l1_person_weight", 1.0)}
     missing["l1_person_weight_joint"] = missing["l1_person_weight"]
+    missing["schedule"] = "paper"  # the default, before runs recorded it
     used = {k: train_config.get(k, missing.get(k)) for k in want}
+    clamp = _option(command, "--output-clamp", None)
+    if clamp is not None:
+        want["output_clamp"], used["output_clamp"] = clamp, cfg.output_clamp
     differ = [f"{k} {used[k]} (recipe: {want[k]})" for k in want if used[k] != want[k]]
     if differ:
-        raise ValueError(f"{run}: not the {recipe_name!r} recipe's {recipe.demo_variant!r} "
-                         f"run: " + ", ".join(differ))
+        raise ValueError(f"{run}: not the {recipe_name!r} recipe's {what}: " + ", ".join(differ))
+    return train_config
+
+
+def _first_run(run: str, train_config: dict) -> str:
+    """The run a fine-tune started from (its train_config's init_weights: absolute, or relative
+    to where it was trained, tried from here and from the fine-tune's own folder)."""
+    start = train_config.get("init_weights")
+    if not start:
+        raise ValueError(f"{run}: not a fine-tune (its train_config.json has no init_weights)")
+    for path in (start, os.path.join(os.path.dirname(os.path.abspath(run)), start)):
+        if os.path.isdir(path):
+            return path
+    raise ValueError(f"{run}: the run it was fine-tuned from, {start}, is not found (tried "
+                     f"{os.path.abspath(start)} and beside {run})")
+
+
+def about(run: str, recipe_name: str) -> dict:
+    """The manifest's description of the demo model trained by `run`."""
+    from pinet_tf.datasets.synthetic import split_identities
+
+    recipe = RECIPES[recipe_name]
+    what = f"{recipe.demo_variant!r} run"
+    first_command = train_args(recipe, recipe.demo_variant, "RECORDS",
+                               "RUN" + FIRST_SUFFIX if recipe.fine_tune_args else "RUN")
+    if recipe.fine_tune_args:
+        command = fine_tune_args(recipe, "RECORDS", "RUN" + FIRST_SUFFIX, "RUN")
+        train_config = _check_run(run, recipe_name, recipe, command, f"fine-tune of the {what}")
+        first = _first_run(run, train_config)
+        first_train_config = _check_run(first, recipe_name, recipe, first_command, what)
+        commands = [first_command, command]
+    else:
+        train_config = _check_run(run, recipe_name, recipe, first_command, what)
+        first_train_config, commands = None, [first_command]
+    training_command = " && ".join("pinet-tf " + shlex.join(map(str, c)) for c in commands)
     timing = run.rstrip(os.sep) + ".train_seconds.json"
     timed = {}
     if os.path.isfile(timing):  # what the quality benchmark recorded for this run
@@ -77,8 +120,10 @@ def about(run: str, recipe_name: str) -> dict:
                 f"{recipe_name!r} recipe's run (benchmarks/quality_recipes.py), trained on "
                 f"synthetic people only (not photos)",
         "recipe": {"name": recipe_name, **asdict(recipe)},
-        "training_command": "pinet-tf " + shlex.join(map(str, command)),
+        "training_command": training_command,
         "train_config": train_config,
+        # a recipe with a fine-tune: the train_config.json of the run it started from
+        **({"first_train_config": first_train_config} if first_train_config else {}),
         "train_seconds": timed.get("train_seconds"),
         "train_load_average": timed.get("load_average"),
         # how the run was made, where the one command above is not the whole story
@@ -94,7 +139,7 @@ def about(run: str, recipe_name: str) -> dict:
         "regenerate": (f"python -m benchmarks.quality --recipe {recipe_name} --work /tmp/quality "
                        f"--demo") if recipe_name != "appearance" else (
             f"{synth}; pinet-tf make-tfrecords --data DATA --out RECORDS; "
-            + "pinet-tf " + shlex.join(map(str, command))
+            + training_command.replace(" && ", "; ")
             + "; python -m benchmarks.demo_model --recipe appearance --run RUN"),
         "note": "training on CPU is not bit-reproducible across machines and thread counts, so a "
                 "regenerated model has another sha256 and slightly different figures",

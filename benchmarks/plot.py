@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 #: Distinct line colours (RGB), cycled.
 PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-           (0, 0, 128), (128, 0, 0))
+           (0, 0, 128), (128, 0, 0), (255, 0, 255), (218, 165, 32))
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list:

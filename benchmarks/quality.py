@@ -7,7 +7,8 @@
 One command, from a clean clone: it makes a synthetic people set (identities x poses, the last
 10% of identities held out), converts it to records, trains the recipe once per variant with
 `pinet-tf train` (everything equal but the variant's own change: by default the GAN term off and
-on), evaluates each with `pinet-tf evaluate` (L1, SSIM, PSNR and its baselines copy-the-source,
+on; a recipe with `fine_tune_args`, such as `appearance`, trains twice, the second run from the
+first's weights, and evaluates the second), evaluates each with `pinet-tf evaluate` (L1, SSIM, PSNR and its baselines copy-the-source,
 mean image, paint-by-parsing with the model's predicted and with the true target parsing, flat
 grey) and adds the appearance measures of `pinet_tf.metrics.appearance` (per-region mean-colour
 error, garment high-frequency energy ratio and high-pass correlation) and the person-region L1
@@ -34,7 +35,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from benchmarks.quality_recipes import RECIPES, SAME_RUN, VARIANTS, Recipe, train_args  # noqa: F401
+from benchmarks.quality_recipes import (FIRST_SUFFIX, RECIPES, SAME_RUN, VARIANTS,  # noqa: F401
+                                        Recipe, fine_tune_args, train_args)
 from pinet_tf.utils.atomic import write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,7 +79,14 @@ def train_and_evaluate(recipe: Recipe, variant: str, records: str, work: str, lo
     run = os.path.join(work, "runs", SAME_RUN.get(variant, variant))
     timing = run + ".train_seconds.json"
     if not os.path.isfile(os.path.join(run, "generator.weights.h5")):
-        seconds = cli(*train_args(recipe, variant, records, run), log=log)
+        if recipe.fine_tune_args:  # train, then fine-tune from its weights
+            first = run + FIRST_SUFFIX
+            seconds = 0.0
+            if not os.path.isfile(os.path.join(first, "generator.weights.h5")):
+                seconds = cli(*train_args(recipe, variant, records, first), log=log)
+            seconds += cli(*fine_tune_args(recipe, records, first, run), log=log)
+        else:
+            seconds = cli(*train_args(recipe, variant, records, run), log=log)
         write_json(timing, {"train_seconds": seconds, "load_average": os.getloadavg()})
     seconds = None
     if os.path.isfile(timing):  # a run reused from an earlier call keeps its own wall time

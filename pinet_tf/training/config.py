@@ -86,10 +86,10 @@ class TrainConfig:
     # (docs/results/appearance.md).
     l1_person_weight: float = 1.0
     # The person weight in the joint phase (phase 3 of the paper schedule; every step of the
-    # official one), `--l1-person-weight-joint`; None: `l1_person_weight`. Not the authors': the
-    # demo recipe uses 10, then 4 in the joint phase, which keeps most of the person's gain and
-    # gives back much of the background (held-out background L1 7.9 instead of 10.6, person 23.0
-    # instead of 21.6; docs/results/appearance.md, item 14).
+    # official one), `--l1-person-weight-joint`; None: `l1_person_weight`. Not the authors': 10,
+    # then 4 in the joint phase, keeps most of the person's gain and gives back much of the
+    # background (held-out background L1 7.9 instead of 10.6, person 23.0 instead of 21.6;
+    # docs/results/appearance.md, item 14, `joint4`).
     l1_person_weight_joint: float | None = None
     perceptual_weight: float | None = None
     gan_weight: float = 5.0

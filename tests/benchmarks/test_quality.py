@@ -15,6 +15,38 @@ def test_unknown_variant_is_refused(tmp_path, capsys):
     assert "unknown variants ['foo']" in capsys.readouterr().err
 
 
+def test_a_recipe_with_a_fine_tune_trains_twice_then_evaluates_the_second(tmp_path,
+                                                                         monkeypatch):
+    """`Recipe.fine_tune_args`: the variant's first run goes to RUN_first, the second starts from
+    its weights into RUN, and RUN is what is evaluated; the wall time is both runs'."""
+    import dataclasses
+    import os
+
+    calls = []
+
+    def cli(*args, log=None):
+        calls.append([str(a) for a in args])
+        if args[0] == "evaluate":
+            report = args[list(args).index("--out") + 1]
+            os.makedirs(os.path.dirname(report), exist_ok=True)
+            with open(report, "w") as f:
+                json.dump({"metrics": {}}, f)
+        return 2.0
+
+    monkeypatch.setattr(quality, "cli", cli)
+    recipe = dataclasses.replace(quality.RECIPES["smoke"],
+                                 fine_tune_args=("--steps", "0,0,2", "--seed", "1"))
+    result = quality.train_and_evaluate(recipe, "gan", "REC", str(tmp_path), None)
+    run = str(tmp_path / "runs" / "gan")
+    assert [c[0] for c in calls] == ["train", "train", "evaluate"]
+    assert calls[0][:2] == ["train", "--config"]
+    assert calls[0][calls[0].index("--out") + 1] == run + "_first"
+    assert calls[1] == ["train", "--init-weights", run + "_first", "--data", "REC", "--out", run,
+                        "--steps", "0,0,2", "--seed", "1"]
+    assert calls[2][calls[2].index("--run") + 1] == run
+    assert result["run"] == run and result["train_seconds"] == 4.0
+
+
 @pytest.mark.slow
 def test_smoke_recipe_end_to_end(tmp_path):
     """A two-stage and a one-stage variant in one run of the benchmark (one data set, each
