@@ -131,8 +131,9 @@ class ModelConfig:
     output_clamp: str = "hard"
     # BatchNorm on G_i's last layer, after its gating and before the clamp, as on every layer of
     # the authors' code (the paper does not say); False drops it there (G_p keeps its own). Not
-    # official: a question about the person-weighted runs' stray marks, whose pixels sit at the
-    # clamp (docs/results/appearance.md item 13 has what it measured).
+    # official. Asked whether it makes the person-weighted runs' stray marks: no (without it
+    # the 11,000-step recipe marked 15.8% of held-out pictures against 12.5%, and drew the
+    # person worse: 0.99x paint-by-parsing against 0.92x; docs/results/appearance.md item 13).
     output_batch_norm: bool = True
     ndf: int = 64
     discriminator_blocks: int = 3
