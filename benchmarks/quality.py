@@ -8,9 +8,9 @@ One command, from a clean clone: it makes a synthetic people set (identities x p
 10% of identities held out), converts it to records, trains the recipe once per variant with
 `pinet-tf train` (everything equal but the variant's own change: by default the GAN term off and
 on; a recipe with `fine_tune_args`, such as `appearance`, trains twice, the second run from the
-first's weights, and evaluates the second), evaluates each with `pinet-tf evaluate` (L1, SSIM, PSNR and its baselines copy-the-source,
-mean image, paint-by-parsing with the model's predicted and with the true target parsing, flat
-grey) and adds the appearance measures of `pinet_tf.metrics.appearance` (per-region mean-colour
+first's weights, and evaluates the second), evaluates each with `pinet-tf evaluate` (L1, SSIM,
+PSNR and its baselines copy-the-source, mean image, paint-by-parsing with the model's predicted
+and with the true target parsing, flat grey) and adds the appearance measures of `pinet_tf.metrics.appearance` (per-region mean-colour
 error, garment high-frequency energy ratio and high-pass correlation) and the person-region L1
 (0..255) for every variant and baseline, on every held-out pair. It writes
 `benchmarks/results/quality-RECIPE.json` (figures, goals, conditions, wall times) and a picture
