@@ -41,13 +41,15 @@ def _check_run(run: str, recipe_name: str, recipe, command: list, what: str) -> 
     output clamp); a ValueError names what differs."""
     from pinet_tf.config import ModelConfig
     from pinet_tf.models.io import RUN_CONFIG
-    from pinet_tf.utils.readers import read_json
+    from pinet_tf.training.config import TrainConfig
 
     cfg = ModelConfig.load(os.path.join(run, RUN_CONFIG)) if os.path.isdir(run) else None
     if cfg is None or cfg.name != recipe.config:
         raise ValueError(f"{run}: not a run of the {recipe_name!r} recipe (config "
                          f"{cfg.name if cfg else None!r}, expected {recipe.config!r})")
-    train_config = read_json(os.path.join(run, "train_config.json"), "train config")
+    # through TrainConfig, so that a key a run from before an option did not write takes the
+    # value the trainer gave it (e.g. the joint phase's person weight: the person weight)
+    train_config = TrainConfig.load(os.path.join(run, "train_config.json")).to_dict()
     want = {"schedule": _option(command, "--schedule", "paper"),
             "steps": [int(s) for s in _option(command, "--steps", "").split(",")],
             "batch_size": int(_option(command, "--batch-size", 0)),
@@ -61,12 +63,7 @@ def _check_run(run: str, recipe_name: str, recipe, command: list, what: str) -> 
     decay = _option(command, "--decay-steps", None)
     if decay is not None:
         want["decay_steps"] = int(decay)
-    # a run from before the person weights existed has none in its train_config.json: 1, and
-    # the joint phase's is the other one
-    missing = {"l1_person_weight": train_config.get("l1_person_weight", 1.0)}
-    missing["l1_person_weight_joint"] = missing["l1_person_weight"]
-    missing["schedule"] = "paper"  # the default, before runs recorded it
-    used = {k: train_config.get(k, missing.get(k)) for k in want}
+    used = {k: train_config[k] for k in want}
     clamp = _option(command, "--output-clamp", None)
     if clamp is not None:
         want["output_clamp"], used["output_clamp"] = clamp, cfg.output_clamp

@@ -10,9 +10,10 @@ One command, from a clean clone: it makes a synthetic people set (identities x p
 on; a recipe with `fine_tune_args`, such as `appearance`, trains twice, the second run from the
 first's weights, and evaluates the second), evaluates each with `pinet-tf evaluate` (L1, SSIM,
 PSNR and its baselines copy-the-source, mean image, paint-by-parsing with the model's predicted
-and with the true target parsing, flat grey) and adds the appearance measures of `pinet_tf.metrics.appearance` (per-region mean-colour
-error, garment high-frequency energy ratio and high-pass correlation) and the person-region L1
-(0..255) for every variant and baseline, on every held-out pair. It writes
+and with the true target parsing, flat grey) and adds the appearance measures of
+`pinet_tf.metrics.appearance` (per-region mean-colour error, garment high-frequency energy ratio
+and high-pass correlation) and the person-region L1 (0..255) for every variant and baseline, on
+every held-out pair. It writes
 `benchmarks/results/quality-RECIPE.json` (figures, goals, conditions, wall times) and a picture
 (`docs/images/quality.png`): source | target pose | predicted parsing (of the first variant that
 has one: a one-stage model has none) | paint-by-parsing with it (else with the true parsing) |
