@@ -4,13 +4,14 @@
         [--identity-fraction P] [--batch-size 8] [--lr 1e-3] [--beta-1 0.5] \
         [--output-clamp hard|straight_through] [--convolution gated|vanilla] \
         [--attention-gamma G] [--no-output-batch-norm] [--person-weight W] \
-        [--lr-decay constant|linear] [--every 250] [--seed 0]
+        [--lr-decay constant|linear] [--ngf 16] [--every 250] [--seed 0]
 
-G_i of the tiny preset (64x44, ngf 16) is trained as in the paper's phase 2 (the true target
-parsing as its one-hot guide, L1 on the whole picture, Adam), without G_p, the discriminators or
-the trainer's bookkeeping, so one question costs minutes. Every `--every` steps it writes one JSON
-line with the held-out person-region L1 (0..255, `pinet_tf.metrics.person.person_l1`, inference
-mode, the first 64 pairs of the records' test split) of:
+G_i of the tiny preset (64x44, ngf 16; `--ngf` sets the width of every layer) is trained as in
+the paper's phase 2 (the true target parsing as its one-hot guide, L1 on the whole picture,
+Adam), without G_p, the discriminators or the trainer's bookkeeping, so one question costs
+minutes. Every `--every` steps it writes one JSON line with the held-out person-region L1
+(0..255, `pinet_tf.metrics.person.person_l1`, inference mode, the first 64 pairs of the records'
+test split) of:
 
 - `cross`: the pose transfer it is trained for (source -> target, true target parsing);
 - `ident`: the unmoved source (target pose and parsing = the source's), scored against the source;
@@ -46,7 +47,8 @@ def build(args):
     from pinet_tf.config import ModelConfig
     from pinet_tf.models.generators import build_image_generator
 
-    cfg = ModelConfig(**{**ModelConfig.tiny().__dict__, "output_clamp": args.output_clamp,
+    cfg = ModelConfig(**{**ModelConfig.tiny().__dict__, "ngf": args.ngf,
+                         "output_clamp": args.output_clamp,
                          "convolution": args.convolution,
                          "output_batch_norm": not args.no_output_batch_norm})
     keras.utils.set_random_seed(args.seed)
@@ -140,6 +142,7 @@ def parser():
     p.add_argument("--no-output-batch-norm", action="store_true")
     p.add_argument("--person-weight", type=float, default=1.0, metavar="W")
     p.add_argument("--lr-decay", default="constant", choices=("constant", "linear"))
+    p.add_argument("--ngf", type=int, default=16, help="G_i's width unit (the tiny preset's: 16)")
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     return p

@@ -29,6 +29,11 @@ def test_bad_values_are_refused():
         ModelConfig(image_height=30)
     with pytest.raises(ValueError, match="parsing_feed"):
         ModelConfig(parsing_feed="argmax")
+    for ngf in (0, 1, 3):
+        with pytest.raises(ValueError, match=f"ngf must be an even number >= 2.*got {ngf}$"):
+            ModelConfig(ngf=ngf)
+    with pytest.raises(ValueError, match="ndf must be >= 1, got 0"):
+        ModelConfig(ndf=0)
     with pytest.raises(ValueError, match="unknown config"):
         ModelConfig.preset("huge")
     with pytest.raises(ValueError, match="unknown ModelConfig fields"):

@@ -45,12 +45,16 @@ def test_the_experiment_knobs_change_the_model(tiny_records, tmp_path):
     assert changed.get_layer("gi_gc16").bn is not None
     assert float(changed.get_layer("gi_attention").gamma.numpy()[0]) == 1.0
     assert base.count_params() - changed.count_params() == 4 * 3  # gamma, beta, mean, var
+    wide, cfg = alone.build(_args(tiny_records, tmp_path / "c", "--ngf", "32"))
+    assert cfg.ngf == 32 and wide.get_layer("gi_gc16").filters == 16
+    assert base.get_layer("gi_gc16").filters == 8
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "0"], "--steps must be >= 1"),
     (["--identity-fraction", "2"], "--identity-fraction must be in [0, 1]"),
     (["--person-weight", "0"], "--person-weight must be > 0"),
+    (["--ngf", "3"], "ngf must be an even number >= 2"),
 ])
 def test_bad_options_are_one_line(tiny_records, tmp_path, capsys, argv, message):
     assert alone.main(["--data", tiny_records, "--out", str(tmp_path / "x"), *argv]) == 2
