@@ -1,9 +1,10 @@
 """What does the image generator take from the source? A probe of a trained run on held-out pairs.
 
-    python -m benchmarks.appearance_probe RUN_DIR --data RECORDS [--pairs 64] [--out JSON]
+    python -m benchmarks.appearance_probe RUN_DIR --data RECORDS [--pairs 64] [--split train]
+        [--out JSON]
 
 Person-region L1 (0..255, `pinet_tf.metrics.person.person_l1`) on the first `--pairs` held-out
-pairs, in record order, of:
+pairs, in record order (`--split train`: the first training pairs instead), of:
 
 - `model`: the run's generator, G_p then G_i in inference mode (what the learning curve measures);
 - `gi_true_guide`: G_i given the *true* target parsing (G_p's mistakes taken out);
@@ -16,7 +17,10 @@ pairs, in record order, of:
 Reading it: `gi_true_guide` near `class_prior` means G_i paints each body part in the dataset's
 typical colour and takes (almost) nothing from the source; `gi_identity` near `class_prior` means
 it does not even copy an unmoved person, so the limit is learning to carry colour at all, not
-learning where to move it. Issue 24's demo run was read this way (docs/results/appearance.md).
+learning where to move it. With `--split train` the same figures on pairs the run trained on tell
+underfitting from memorising: a G_i that does no better on its own training pairs than on
+held-out ones, and no better than `paint_by_parsing_true` on either, has not fitted what it was
+shown. Issue 24's demo run was read this way (docs/results/appearance.md).
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_P
                      for p in pixels.values()]).round().astype(np.uint8)
 
 
-def probe(run: str, records: str, pairs: int = 64) -> dict:
-    """{measure: mean person-region L1} over the first `pairs` held-out pairs (module docstring)."""
+def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> dict:
+    """{measure: mean person-region L1} over the first `pairs` pairs of `split` (None: the
+    held-out split; module docstring), with "pairs" and "split"."""
     from benchmarks.image_generator_alone import pair_inputs
     from pinet_tf.metrics.person import paint_by_parsing, person_l1
     from pinet_tf.models.encoding import float_to_uint8
@@ -67,8 +72,9 @@ def probe(run: str, records: str, pairs: int = 64) -> dict:
         raise ValueError(f"{run}: a one-stage model has no parsing to probe with")
     image_generator = generator.get_layer("image_generator")
     prior = class_medians(records, cfg)
+    split = split or held_out_split(records)
     scores, n = {}, 0
-    for batch in held_out(records, held_out_split(records), cfg, 16):
+    for batch in held_out(records, split, cfg, 16):
         if n >= pairs:
             break
         b = {k: np.asarray(v)[:pairs - n] for k, v in batch.items() if v.dtype.name != "string"}
@@ -97,9 +103,9 @@ def probe(run: str, records: str, pairs: int = 64) -> dict:
         for name, (prediction, goal, parsing) in predictions.items():
             scores.setdefault(name, []).append(person_l1(prediction, goal, parsing))
     if not n:
-        raise ValueError(f"{records}: no held-out pairs")
+        raise ValueError(f"{records}: no {split} pairs")
     result = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
-    result["pairs"] = n
+    result.update(pairs=n, split=split)
     return result
 
 
@@ -109,18 +115,20 @@ def main(argv=None) -> int:
     p.add_argument("run", metavar="RUN_DIR")
     p.add_argument("--data", required=True, metavar="RECORDS", help="the run's records")
     p.add_argument("--pairs", type=int, default=64)
+    p.add_argument("--split", choices=("train",), default=None,
+                   help="probe the first training pairs instead of held-out ones")
     p.add_argument("--out", help="write the figures as JSON here")
     args = p.parse_args(argv)
     if args.pairs < 1:
         print(f"{p.prog}: error: --pairs must be >= 1, got {args.pairs}", file=sys.stderr)
         return 2
     try:
-        result = probe(args.run, args.data, args.pairs)
+        result = probe(args.run, args.data, args.pairs, args.split)
     except (OSError, ValueError) as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
     for name, value in result.items():
-        print(f"{name:24s} {value:.2f}" if name != "pairs" else f"{name:24s} {value}")
+        print(f"{name:24s} {value}" if name in ("pairs", "split") else f"{name:24s} {value:.2f}")
     if args.out:
         from pinet_tf.utils.atomic import write_json
 

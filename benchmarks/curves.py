@@ -33,11 +33,16 @@ def _read(run):
 
 
 def summarise(points) -> dict:
-    """The last point, the best model point and the first step where model < paint-by-parsing."""
+    """The last point, the best model point and the first step where model < paint-by-parsing.
+
+    The step-0 point (untrained weights) is left out of the last two: there G_p's parsing is
+    noise, so paint-by-parsing with it is worse than the untrained model's near-grey picture,
+    and every run would "beat" it before learning anything."""
     last = points[-1]
-    crossed = next((p["step"] for p in points if "paint_by_parsing" in p
+    trained = [p for p in points if p["step"] > 0] or points
+    crossed = next((p["step"] for p in trained if "paint_by_parsing" in p
                     and p["model"] < p["paint_by_parsing"]), None)
-    best = min(points, key=lambda p: p["model"])
+    best = min(trained, key=lambda p: p["model"])
     return {"last": last, "best_model": {"step": best["step"], "model": best["model"]},
             "first_step_below_paint_by_parsing": crossed,
             "points": [{k: p[k] for k in ("step", "model", "paint_by_parsing",

@@ -44,6 +44,28 @@ def test_probe_of_the_quick_start_run(trained_tiny_run, tiny_records, tmp_path, 
     # better than no source information at all
     assert r["model"] < r["flat_grey"] and r["paint_by_parsing_true"] < r["class_prior"], r
     assert "gi_identity" in capsys.readouterr().out
+    assert r["split"] == "test"
+
+
+@pytest.mark.trained
+def test_probe_on_training_pairs(trained_tiny_run, tiny_records, tmp_path):
+    out = tmp_path / "probe.json"
+    assert appearance_probe.main([trained_tiny_run, "--data", tiny_records, "--pairs", "7",
+                                  "--split", "train", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["split"] == "train" and r["pairs"] == 7
+    # the baselines are those of the first 7 training pairs in record order, computed here
+    from pinet_tf.metrics.person import paint_by_parsing, person_l1
+
+    b = next(iter(make_dataset(tiny_records, "train", ModelConfig.tiny(), 7, training=False,
+                               deterministic=True)))
+    source, target = (np.asarray(float_to_uint8(b[k])) for k in ("source_image", "target_image"))
+    truth = np.asarray(b["target_parsing"])
+    painted = paint_by_parsing(source, np.asarray(b["source_parsing"]), truth)
+    assert r["paint_by_parsing_true"] == pytest.approx(
+        float(np.nanmean(person_l1(painted, target, truth))), abs=1e-4)
+    assert r["flat_grey"] == pytest.approx(
+        float(np.nanmean(person_l1(np.full_like(target, 128), target, truth))), abs=1e-4)
 
 
 def test_a_missing_run_is_one_line(tmp_path, tiny_records, capsys):

@@ -35,6 +35,19 @@ def test_picture_and_summary(tmp_path, capsys):
     assert [p["model"] for p in s["b"]["points"]] == [54.0, 50.0, 45.0]
 
 
+def test_the_untrained_point_counts_for_neither_crossing_nor_best(tmp_path):
+    # step 0: the untrained model (near grey) is below paint-by-parsing with the untrained
+    # G_p's noise parsing, and below every later model point
+    points = [{"step": 0, "model": 20.0, "paint_by_parsing": 80.0},
+              {"step": 100, "model": 50.0, "paint_by_parsing": 30.0},
+              {"step": 200, "model": 29.0, "paint_by_parsing": 30.0}]
+    s = curves.summarise(points)
+    assert s["first_step_below_paint_by_parsing"] == 200
+    assert s["best_model"] == {"step": 200, "model": 29.0}
+    assert curves.summarise(points[:2])["first_step_below_paint_by_parsing"] is None
+    assert curves.summarise(points[:1])["best_model"] == {"step": 0, "model": 20.0}
+
+
 def test_a_run_without_curve_is_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert curves.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.png")]) == 2
