@@ -148,8 +148,8 @@ class ModelConfig:
                 f"image size must be divisible by 4 (two stride-2 layers), got "
                 f"{self.image_height}x{self.image_width}")
         if isinstance(self.ngf, bool) or self.ngf < 2 or self.ngf % 2:
-            raise ValueError(f"ngf must be an even number >= 2 (the attention needs a trunk of 4*ngf "
-                             f"channels divisible by 8), got {self.ngf}")
+            raise ValueError(f"ngf must be an even number >= 2 (the attention needs a trunk of "
+                             f"4*ngf channels divisible by 8), got {self.ngf}")
         if isinstance(self.ndf, bool) or self.ndf < 1:
             raise ValueError(f"ndf must be >= 1, got {self.ndf}")
         if self.parsing_feed not in FEEDS:
