@@ -147,7 +147,7 @@ class ModelConfig:
             raise ValueError(
                 f"image size must be divisible by 4 (two stride-2 layers), got "
                 f"{self.image_height}x{self.image_width}")
-        if isinstance(self.ngf, bool) or self.ngf < 2 or self.ngf % 2:
+        if self.ngf < 2 or self.ngf % 2:  # False and True fail here as 0 and 1
             raise ValueError(f"ngf must be an even number >= 2 (the attention needs a trunk of "
                              f"4*ngf channels divisible by 8), got {self.ngf}")
         if isinstance(self.ndf, bool) or self.ndf < 1:
