@@ -21,6 +21,13 @@ learning where to move it. With `--split train` the same figures on pairs the ru
 underfitting from memorising: a G_i that does no better on its own training pairs than on
 held-out ones, and no better than `paint_by_parsing_true` on either, has not fitted what it was
 shown. Issue 24's demo run was read this way (docs/results/appearance.md).
+
+`where` says *where* inside the person G_i on the true guide loses to flat colours: the
+pixel-mean L1 of `gi_true_guide`, `paint_by_parsing_true` and `class_prior` over each class of the
+true target parsing (with the class's share of the person's pixels), and over the person's
+boundary pixels (a pixel whose 3x3 neighbourhood holds another class) against its interior.
+A class where `gi_true_guide` is near `class_prior` and far above `paint_by_parsing_true` is one
+whose colour G_i does not take from the source.
 """
 
 from __future__ import annotations
@@ -33,6 +40,20 @@ import numpy as np
 
 #: The training pairs the class medians are taken from (every 7th pixel of each class).
 PRIOR_PAIRS = 640
+#: The predictions `where` breaks down by class and by boundary / interior.
+WHERE = ("gi_true_guide", "paint_by_parsing_true", "class_prior")
+
+
+def class_boundary(parsing) -> np.ndarray:
+    """[B,H,W] bool: pixels whose 3x3 neighbourhood (edge-padded) holds another class."""
+    parsing = np.asarray(parsing)
+    height, width = parsing.shape[1:3]
+    padded = np.pad(parsing, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    found = np.zeros(parsing.shape, bool)
+    for dy in range(3):
+        for dx in range(3):
+            found |= padded[:, dy:dy + height, dx:dx + width] != parsing
+    return found
 
 
 def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_PAIRS):
@@ -59,12 +80,13 @@ def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_P
 
 def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> dict:
     """{measure: mean person-region L1} over the first `pairs` pairs of `split` (None: the
-    held-out split; module docstring), with "pairs" and "split"."""
+    held-out split; module docstring), with "pairs", "split" and "where"."""
     from benchmarks.image_generator_alone import pair_inputs
     from pinet_tf.metrics.person import paint_by_parsing, person_l1
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
     from pinet_tf.models.io import load_generator
+    from pinet_tf.config import CLASS_NAMES
     from pinet_tf.training.run import held_out, held_out_split
 
     generator, cfg = load_generator(run)
@@ -74,6 +96,7 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
     prior = class_medians(records, cfg)
     split = split or held_out_split(records)
     scores, n = {}, 0
+    regions = {}  # region name -> [pixel count, {prediction: summed L1}]
     for batch in held_out(records, split, cfg, 16):
         if n >= pairs:
             break
@@ -102,10 +125,22 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
         }
         for name, (prediction, goal, parsing) in predictions.items():
             scores.setdefault(name, []).append(person_l1(prediction, goal, parsing))
+        edge = class_boundary(truth)
+        masks = {CLASS_NAMES[c]: truth == c for c in range(1, len(CLASS_NAMES))}
+        masks.update(boundary=(truth != 0) & edge, interior=(truth != 0) & ~edge)
+        for region, mask in masks.items():
+            count, sums = regions.setdefault(region, [0, dict.fromkeys(WHERE, 0.0)])
+            regions[region][0] = count + int(mask.sum())
+            for name in WHERE:
+                diff = np.abs(predictions[name][0].astype(np.float64) - target).mean(-1)
+                sums[name] += float(diff[mask].sum())
     if not n:
         raise ValueError(f"{records}: no {split} pairs")
     result = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
-    result.update(pairs=n, split=split)
+    person = regions["boundary"][0] + regions["interior"][0]
+    result.update(pairs=n, split=split, where={
+        region: {"share": count / person, **{k: v / count for k, v in sums.items()}}
+        for region, (count, sums) in regions.items() if count})
     return result
 
 
@@ -128,7 +163,15 @@ def main(argv=None) -> int:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
     for name, value in result.items():
-        print(f"{name:24s} {value}" if name in ("pairs", "split") else f"{name:24s} {value:.2f}")
+        if name == "where":
+            print(f"{'where (pixel-mean L1)':24s} {'share':>6s} "
+                  + " ".join(f"{k:>22s}" for k in WHERE))
+            for region, row in value.items():
+                print(f"  {region:22s} {row['share']:6.3f} "
+                      + " ".join(f"{row[k]:22.2f}" for k in WHERE))
+        else:
+            print(f"{name:24s} {value}" if name in ("pairs", "split")
+                  else f"{name:24s} {value:.2f}")
     if args.out:
         from pinet_tf.utils.atomic import write_json
 

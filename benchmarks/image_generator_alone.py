@@ -32,6 +32,7 @@ measured.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -47,10 +48,9 @@ def build(args):
     from pinet_tf.config import ModelConfig
     from pinet_tf.models.generators import build_image_generator
 
-    cfg = ModelConfig(**{**ModelConfig.tiny().__dict__, "ngf": args.ngf,
-                         "output_clamp": args.output_clamp,
-                         "convolution": args.convolution,
-                         "output_batch_norm": not args.no_output_batch_norm})
+    cfg = dataclasses.replace(ModelConfig.tiny(), ngf=args.ngf, output_clamp=args.output_clamp,
+                              convolution=args.convolution,
+                              output_batch_norm=not args.no_output_batch_norm)
     keras.utils.set_random_seed(args.seed)
     model = build_image_generator(cfg)
     if args.attention_gamma is not None:

@@ -66,6 +66,33 @@ def test_probe_on_training_pairs(trained_tiny_run, tiny_records, tmp_path):
         float(np.nanmean(person_l1(painted, target, truth))), abs=1e-4)
     assert r["flat_grey"] == pytest.approx(
         float(np.nanmean(person_l1(np.full_like(target, 128), target, truth))), abs=1e-4)
+    # where: per class and boundary/interior pixel means, against the same pairs computed here
+    from pinet_tf.config import CLASS_NAMES
+
+    where = r["where"]
+    diff = np.abs(painted.astype(float) - target).mean(-1)
+    for c in np.unique(truth[truth != 0]):
+        row = where[CLASS_NAMES[c]]
+        assert row["paint_by_parsing_true"] == pytest.approx(diff[truth == c].mean(), abs=1e-4)
+        assert row["share"] == pytest.approx((truth == c).sum() / (truth != 0).sum())
+    edge = appearance_probe.class_boundary(truth) & (truth != 0)
+    assert where["boundary"]["paint_by_parsing_true"] == pytest.approx(diff[edge].mean(), abs=1e-4)
+    assert where["boundary"]["share"] + where["interior"]["share"] == pytest.approx(1.0)
+    # the class rows split the person's pixels: their share-weighted means give the pixel mean
+    classes = [row for name, row in where.items() if name not in ("boundary", "interior")]
+    for name in appearance_probe.WHERE:
+        assert sum(row["share"] * row[name] for row in classes) == pytest.approx(
+            where["boundary"]["share"] * where["boundary"][name]
+            + where["interior"]["share"] * where["interior"][name], rel=1e-9)
+
+
+def test_class_boundary_marks_pixels_next_to_another_class():
+    parsing = np.zeros((1, 4, 5), int)
+    parsing[0, 1:3, 1:3] = 2
+    want = np.zeros((1, 4, 5), bool)
+    want[0, 0:4, 0:4] = True   # the 2x2 block and its ring (clipped by the picture's edge)
+    np.testing.assert_array_equal(appearance_probe.class_boundary(parsing), want)
+    assert not appearance_probe.class_boundary(np.ones((2, 3, 3), int)).any()
 
 
 def test_a_missing_run_is_one_line(tmp_path, tiny_records, capsys):
