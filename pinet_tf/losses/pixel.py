@@ -4,8 +4,11 @@ All are means over every element, computed in at least float32 (`wide`) so that 
 does not round small losses to zero (and a float64 check stays float64).
 """
 
+import math
+
 from keras import ops
 
+from pinet_tf.config import CLASS_NAMES
 from pinet_tf.layers.precision import wide  # noqa: F401  (the losses' import of it)
 
 
@@ -23,19 +26,47 @@ def l1_loss(predicted, target, pixel_weights=None):
     return ops.divide(ops.mean(ops.multiply(diff, weights)), ops.mean(weights))
 
 
-def person_pixel_weights(target_parsing_onehot, person_weight):
+def person_pixel_weights(target_parsing_onehot, person_weight, class_factors=None):
     """[B, H, W, 1] weights of the image L1 (`TrainConfig.l1_person_weight`): `person_weight`
     where the true target class is not background (class 0), 1 elsewhere; None for a weight of
-    1 (the authors' plain mean, which `l1_loss` then computes without weights).
+    1 and no class factors (the authors' plain mean, which `l1_loss` then computes without
+    weights).
+
+    `class_factors` ([C] numbers, one per parsing class, or None): each class's pixels count that
+    many times more on top (`TrainConfig.l1_class_weights`; 1 leaves a class as it is).
 
     At the tiny size the person covers about a quarter of the picture (23.6% on the synthetic
     sets), so the plain mean spends three quarters of G_i's L1 on the easy background
     (`docs/results/appearance.md` measures what weighting the person does).
     """
+    if class_factors is not None:
+        per_class = [float(f) * (1.0 if c == 0 else float(person_weight))
+                     for c, f in enumerate(class_factors)]
+        onehot = ops.cast(target_parsing_onehot, "float32")
+        return ops.sum(ops.multiply(onehot, ops.convert_to_tensor(per_class, "float32")),
+                       axis=-1, keepdims=True)
     if float(person_weight) == 1.0:
         return None
     person = ops.subtract(1.0, ops.cast(target_parsing_onehot[..., :1], "float32"))
     return ops.add(1.0, ops.multiply(float(person_weight) - 1.0, person))
+
+
+def l1_class_factors(weights) -> list | None:
+    """{class name: factor} (`TrainConfig.l1_class_weights`) -> one factor per parsing class
+    (`pinet_tf.config.CLASS_NAMES` order, 1 for a class not named); None for None or {}."""
+    if not weights:
+        return None
+    if not isinstance(weights, dict):
+        raise ValueError(f"l1_class_weights must map class names to factors, got {weights!r}")
+    unknown = sorted(set(weights) - set(CLASS_NAMES))
+    if unknown:
+        raise ValueError(f"l1_class_weights: unknown class {', '.join(map(repr, unknown))}; "
+                         f"the classes are {', '.join(CLASS_NAMES)}")
+    bad = {k: v for k, v in weights.items() if isinstance(v, bool)
+           or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0)}
+    if bad:
+        raise ValueError(f"l1_class_weights: a factor must be a number > 0, got {bad}")
+    return [float(weights.get(name, 1.0)) for name in CLASS_NAMES]
 
 
 def parsing_cross_entropy(logits, target_onehot):

@@ -25,6 +25,20 @@ def _steps(text):
         raise ValueError(f"--steps takes comma-separated integers (a,b,c), got {text!r}") from None
 
 
+def _class_weights(items):
+    """`--l1-class-weight NAME=W` (repeated) -> {NAME: W}; names are checked by TrainConfig."""
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--l1-class-weight takes NAME=W (e.g. shoes=4), got {item!r}")
+    return weights
+
+
 def configs(args):
     """(ModelConfig, TrainConfig) from the parsed options (module docstring)."""
     import dataclasses
@@ -38,6 +52,8 @@ def configs(args):
         value = getattr(args, dest)
         if value is not None:
             options[field] = _steps(value) if dest == "steps" else value
+    if args.l1_class_weight:
+        options["l1_class_weights"] = _class_weights(args.l1_class_weight)
     if args.mixed_precision:
         options["mixed_precision"] = True
     if args.no_shuffle:
@@ -153,6 +169,10 @@ def register(subparsers) -> None:
     p.add_argument("--l1-person-weight-joint", type=float, default=None, metavar="W",
                    help="the person weight in the joint phase (paper phase 3, every official "
                         "step; default: --l1-person-weight)")
+    p.add_argument("--l1-class-weight", action="append", default=None, metavar="NAME=W",
+                   help="the pixels of parsing class NAME (hair, shoes, ...) count W times more "
+                        "in the image L1, on top of the person weight; repeat for more classes "
+                        "(default: none)")
     p.add_argument("--gan-weight", type=float, default=None,
                    help="weight of the adversarial losses (default 5, paper and code)")
     p.add_argument("--discriminator-dropout", type=float, default=None, metavar="P",

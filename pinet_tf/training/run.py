@@ -74,10 +74,11 @@ def build_trainer(cfg: ModelConfig, train_cfg: TrainConfig, strategy=None,
             perceptual = VGGPerceptualLoss(train_cfg.vgg_weights, train_cfg.perceptual_layers,
                                            train_cfg.vgg_preprocessing,
                                            allow_download=train_cfg.allow_download)
-        trainer.compile(*make_optimizers(train_cfg, steps_per_epoch), loss_weights=train_cfg.loss_weights,
-                        gan_kind=train_cfg.gan_kind, perceptual_loss=perceptual,
+        trainer.compile(*make_optimizers(train_cfg, steps_per_epoch),
+                        loss_weights=train_cfg.loss_weights, gan_kind=train_cfg.gan_kind,
+                        perceptual_loss=perceptual,
                         spectral_norm_gradient=train_cfg.spectral_norm_gradient,
-                        **compile_kwargs)
+                        l1_class_weights=train_cfg.l1_class_weights, **compile_kwargs)
     return trainer
 
 

@@ -39,8 +39,8 @@ from keras import ops
 
 from pinet_tf.config import ModelConfig
 from pinet_tf.layers.spectral_norm import SIGMA_GRADIENTS, sigma_gradient_from_next_call
-from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
-                             parsing_cross_entropy, parsing_l1, person_pixel_weights)
+from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_class_factors,
+                             l1_loss, parsing_cross_entropy, parsing_l1, person_pixel_weights)
 from pinet_tf.losses.pixel import wide
 from pinet_tf.metrics.standard import scores as standard_scores
 from pinet_tf.models import (build_appearance_discriminator, build_generator,
@@ -123,7 +123,7 @@ class PINetTrainer(keras.Model):
     # -- compile -------------------------------------------------------------------------
     def compile(self, parsing_optimizer, image_optimizer, discriminator_optimizer, *,
                 loss_weights, gan_kind, perceptual_loss=None, spectral_norm_gradient="exact",
-                **kwargs):
+                l1_class_weights=None, **kwargs):
         """Ready optimizers and losses (keras-io GAN style); `TrainConfig` resolves the values
         (`pinet_tf.training.run.build_trainer` makes them from one).
 
@@ -140,6 +140,9 @@ class PINetTrainer(keras.Model):
             spectral_norm_gradient: "exact" or "authors" (`TrainConfig.spectral_norm_gradient`;
                 `pinet_tf.layers.spectral_norm` says why): how the D step's real pass forms the
                 gradient of each spectral norm's sigma.
+            l1_class_weights: {parsing class name: factor > 0} or None: that class's pixels
+                count `factor` times more in the image L1, on top of the person weight
+                (`TrainConfig.l1_class_weights`).
             kwargs: passed to `keras.Model.compile` (e.g. jit_compile, run_eagerly).
         """
         missing = sorted(set(LOSS_WEIGHTS) - set(loss_weights))
@@ -153,6 +156,7 @@ class PINetTrainer(keras.Model):
         for key in ("l1_person", "l1_person_joint"):
             if not self.loss_weights_[key] > 0:
                 raise ValueError(f"the {key} weight must be > 0, got {self.loss_weights_[key]}")
+        self.l1_class_factors = l1_class_factors(l1_class_weights)
         self.gan_kind = gan_kind
         if spectral_norm_gradient not in SIGMA_GRADIENTS:
             raise ValueError(f"spectral_norm_gradient must be one of {SIGMA_GRADIENTS}, got "
@@ -276,7 +280,7 @@ class PINetTrainer(keras.Model):
                                                                else None), training=True)["image"]
                 person = w["l1_person_joint" if phase == PHASE_JOINT else "l1_person"]
                 losses["l1"] = l1_loss(fake, target, person_pixel_weights(
-                    data.get("target_parsing_onehot"), person))
+                    data.get("target_parsing_onehot"), person, self.l1_class_factors))
                 image_loss = w["l1"] * losses["l1"]
                 if w["perceptual"] > 0:
                     losses["perceptual"] = self.perceptual_loss(fake, target)

@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_loss,
-                             parsing_cross_entropy, parsing_l1, person_pixel_weights)
+from pinet_tf.config import CLASS_NAMES
+from pinet_tf.losses import (discriminator_loss, generator_adversarial_loss, l1_class_factors,
+                             l1_loss, parsing_cross_entropy, parsing_l1, person_pixel_weights)
 
 
 def _softmax(x):
@@ -41,6 +42,36 @@ def test_person_weighted_l1_matches_numpy():
     # The person's error counts more: an error only on person pixels scores higher.
     c = b + 0.5 * (labels > 0)[..., None]
     assert float(l1_loss(c, b, weights)) > float(l1_loss(c, b))
+
+
+def test_class_factors_multiply_the_person_weight_per_class():
+    labels = np.array([[[0, 1, 2], [10, 11, 4]]])
+    onehot = np.eye(12, dtype=np.float32)[labels]
+    factors = l1_class_factors({"shoes": 4, "hair": 2.5, "background": 0.5})
+    assert factors == [0.5, 2.5] + [1.0] * 8 + [4.0, 1.0]
+    got = np.asarray(person_pixel_weights(onehot, 10.0, factors))[..., 0]
+    # background 1 x 0.5; hair 10 x 2.5; upper-clothes 10; shoes 10 x 4; hat, pants 10
+    np.testing.assert_array_equal(got, [[[0.5, 25.0, 10.0], [40.0, 10.0, 10.0]]])
+    # all factors 1: the person weight alone, as without factors
+    np.testing.assert_array_equal(
+        np.asarray(person_pixel_weights(onehot, 3.0, [1.0] * 12)),
+        np.asarray(person_pixel_weights(onehot, 3.0)))
+    assert l1_class_factors(None) is None and l1_class_factors({}) is None
+
+
+@pytest.mark.parametrize("weights, message", [
+    ({"shoe": 4}, "unknown class 'shoe'; the classes are background, hair"),
+    ({"hair": 0}, "a factor must be a number > 0"),
+    ({"hair": float("nan")}, "a factor must be a number > 0"),
+    ({"hair": float("inf")}, "a factor must be a number > 0"),
+    ({"hair": "4"}, "a factor must be a number > 0"),
+    (["hair"], "must map class names to factors"),
+])
+def test_bad_class_factors_are_one_clear_error(weights, message):
+    with pytest.raises(ValueError, match="l1_class_weights") as e:
+        l1_class_factors(weights)
+    assert message in str(e.value)
+    assert len(CLASS_NAMES) == 12
 
 
 def test_parsing_losses_match_numpy():

@@ -30,6 +30,8 @@ def test_official_is_one_joint_phase():
     (dict(steps=(0, 0, 0)), "positive total"),
     (dict(steps=(1, 1, 1), gan_kind="hinge"), "gan_kind"),
     (dict(schedule="fast"), "schedule"),
+    (dict(steps=(1, 1, 1), l1_class_weights={"feet": 2.0}), "unknown class 'feet'"),
+    (dict(steps=(1, 1, 1), l1_class_weights={"hair": -1.0}), "a number > 0"),
 ])
 def test_bad_settings_are_refused(kwargs, match):
     kwargs.setdefault("perceptual_weight", 0)
@@ -41,6 +43,10 @@ def test_round_trip(tmp_path):
     cfg = TrainConfig(steps=(1, 2, 3), perceptual_weight=0, batch_size=3)
     cfg.save(tmp_path / "t.json")
     assert TrainConfig.load(tmp_path / "t.json") == cfg
+    # the class weights (a mapping) too: --resume reads them back from train_config.json
+    cfg = TrainConfig(steps=(1, 2, 3), l1_class_weights={"shoes": 4.0, "hair": 2.0})
+    cfg.save(tmp_path / "c.json")
+    assert TrainConfig.load(tmp_path / "c.json") == cfg
 
 
 def test_constant_then_linear_decay():

@@ -122,6 +122,10 @@ def test_corrupt_test_split_is_an_error_and_leaves_no_run(tmp_path, tiny_records
     (["--l1-person-weight", "0"], "l1_person_weight (--l1-person-weight) must be > 0"),
     (["--l1-person-weight-joint", "-1"],
      "l1_person_weight_joint (--l1-person-weight-joint) must be > 0"),
+    (["--l1-class-weight", "shoe=4"], "unknown class 'shoe'"),
+    (["--l1-class-weight", "shoes=0"], "a factor must be a number > 0"),
+    (["--l1-class-weight", "shoes"], "--l1-class-weight takes NAME=W (e.g. shoes=4), got 'shoes'"),
+    (["--l1-class-weight", "shoes=x"], "--l1-class-weight takes NAME=W"),
 ])
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, argv, message, capsys,
                                                            monkeypatch):
@@ -291,6 +295,11 @@ def test_decay_steps_reaches_the_train_config():
                                       "--l1-person-weight", "10",
                                       "--l1-person-weight-joint", "4"])
     assert configs(args)[1].loss_weights["l1_person_joint"] == 4.0
+    assert configs(args)[1].l1_class_weights is None  # no class factor unless asked
+    args = build_parser().parse_args(["train", "--recipe", "tiny", "--out", "run",
+                                      "--l1-class-weight", "shoes=4",
+                                      "--l1-class-weight", "hair=2.5"])
+    assert configs(args)[1].l1_class_weights == {"shoes": 4.0, "hair": 2.5}
 
 
 def test_no_output_batch_norm_reaches_the_model_config():

@@ -268,3 +268,26 @@ def test_person_weighted_l1_is_what_the_image_step_minimises(phase, weight):
     other = 1.0 + (14.0 - weight - 1.0) * person  # the other phase's weight (10 <-> 4)
     assert not np.isclose(float(logs["l1"]), (diff * other).sum() / (other.sum() * 3), rtol=1e-3)
     assert float(logs["l1"]) > diff.mean() + 0.05
+
+
+def test_class_weights_reach_the_image_step():
+    """`l1_class_weights` (TrainConfig -> compile): the step's L1 is the mean weighted by the
+    person weight times each class's factor (NumPy reference from the same forward pass)."""
+    train_cfg = TrainConfig(steps=(0, 1, 0), gan_weight=0.0, perceptual_weight=0.0,
+                            l1_person_weight=10.0,
+                            l1_class_weights={"background": 2.0, "upper-clothes": 3.0})
+    keras.utils.set_random_seed(0)
+    trainer = PINetTrainer(MICRO)
+    trainer.compile(*make_optimizers(train_cfg), loss_weights=train_cfg.loss_weights,
+                    gan_kind=train_cfg.gan_kind, l1_class_weights=train_cfg.l1_class_weights,
+                    run_eagerly=True)
+    batch = dict(next(iter(contract_dataset(MICRO, n=2, batch_size=2))))
+    onehot = np.asarray(batch["target_parsing_onehot"], np.float64)
+    assert onehot[..., 0].any() and onehot[..., 2].any()  # both re-weighted classes occur
+    image = trainer.image_generator(trainer._image_inputs(2, batch, None), training=True)["image"]
+    diff = np.abs(np.asarray(image, np.float64) - np.asarray(batch["target_image"], np.float64))
+    per_class = np.array([2.0, 10.0, 30.0] + [10.0] * 9)
+    weights = (onehot * per_class).sum(-1, keepdims=True)
+    logs = trainer.phase_train_step(2, batch)
+    np.testing.assert_allclose(float(logs["l1"]), (diff * weights).sum()
+                               / (weights.sum() * 3), rtol=1e-4)
