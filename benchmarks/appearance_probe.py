@@ -14,6 +14,12 @@ pairs, in record order (`--split train`: the first training pairs instead), of:
   the training split's median colour of that class (the typical hair, garment, skin colours);
 - `paint_by_parsing` (the model's parsing), `paint_by_parsing_true`, `flat_grey`: the baselines.
 
+Beside them, of the model (not person-region L1): `model_background` (its L1 over the true
+background, `background_l1`), `stray_mark_pairs` (the fraction of pairs with a stray mark,
+`stray_pixels` >= STRAY_MIN_PIXELS) and `parsing_accuracy` (G_p's argmax against the true
+target parsing, per pair, then averaged), so that a lower person L1 cannot hide a worse
+background or a worse parsing.
+
 Reading it: `gi_true_guide` near `class_prior` means G_i paints each body part in the dataset's
 typical colour and takes (almost) nothing from the source; `gi_identity` near `class_prior` means
 it does not even copy an unmoved person, so the limit is learning to carry colour at all, not
@@ -82,7 +88,8 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
     """{measure: mean person-region L1} over the first `pairs` pairs of `split` (None: the
     held-out split; module docstring), with "pairs", "split" and "where"."""
     from benchmarks.image_generator_alone import pair_inputs
-    from pinet_tf.metrics.person import paint_by_parsing, person_l1
+    from pinet_tf.metrics.person import (STRAY_MIN_PIXELS, background_l1, paint_by_parsing,
+                                         person_l1, stray_pixels)
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
     from pinet_tf.models.io import load_generator
@@ -125,6 +132,12 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
         }
         for name, (prediction, goal, parsing) in predictions.items():
             scores.setdefault(name, []).append(person_l1(prediction, goal, parsing))
+        model = predictions["model"][0]
+        for name, values in (
+                ("model_background", background_l1(model, target, truth)),
+                ("stray_mark_pairs", stray_pixels(model, target, truth) >= STRAY_MIN_PIXELS),
+                ("parsing_accuracy", (own == truth).mean(axis=(1, 2)))):
+            scores.setdefault(name, []).append(np.asarray(values, np.float64))
         edge = class_boundary(truth)
         masks = {CLASS_NAMES[c]: truth == c for c in range(1, len(CLASS_NAMES))}
         masks.update(boundary=(truth != 0) & edge, interior=(truth != 0) & ~edge)
@@ -171,6 +184,8 @@ def main(argv=None) -> int:
                       + " ".join(f"{row[k]:22.2f}" for k in WHERE))
         else:
             print(f"{name:24s} {value}" if name in ("pairs", "split")
+                  else f"{name:24s} {value:.4f}" if name in ("stray_mark_pairs",
+                                                            "parsing_accuracy")
                   else f"{name:24s} {value:.2f}")
     if args.out:
         from pinet_tf.utils.atomic import write_json

@@ -66,6 +66,21 @@ def test_probe_on_training_pairs(trained_tiny_run, tiny_records, tmp_path):
         float(np.nanmean(person_l1(painted, target, truth))), abs=1e-4)
     assert r["flat_grey"] == pytest.approx(
         float(np.nanmean(person_l1(np.full_like(target, 128), target, truth))), abs=1e-4)
+    # the model's background, stray marks and parsing on the same pairs, computed here
+    from pinet_tf.metrics.person import STRAY_MIN_PIXELS, background_l1, stray_pixels
+    from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
+    from pinet_tf.models.io import load_generator
+
+    generator, _ = load_generator(trained_tiny_run)
+    out = generator({k: b[k] for k in PARSING_GENERATOR_INPUTS}, training=False)
+    model = np.asarray(float_to_uint8(out["image"]))
+    own = np.argmax(np.asarray(out["parsing_logits"]), -1)
+    assert r["model_background"] == pytest.approx(
+        float(np.nanmean(background_l1(model, target, truth))), abs=1e-3)
+    assert r["stray_mark_pairs"] == pytest.approx(
+        float(np.mean(stray_pixels(model, target, truth) >= STRAY_MIN_PIXELS)))
+    assert r["parsing_accuracy"] == pytest.approx(float((own == truth).mean()), abs=1e-6)
+    assert 0.5 < r["parsing_accuracy"] <= 1.0  # the trained G_p parses better than chance
     # where: per class and boundary/interior pixel means, against the same pairs computed here
     from pinet_tf.config import CLASS_NAMES
 
