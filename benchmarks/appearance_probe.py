@@ -85,15 +85,15 @@ def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_P
 
 
 def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> dict:
-    """{measure: mean person-region L1} over the first `pairs` pairs of `split` (None: the
-    held-out split; module docstring), with "pairs", "split" and "where"."""
+    """{measure: its mean} over the first `pairs` pairs of `split` (None: the held-out split;
+    module docstring), with "pairs", "split" and "where"."""
     from benchmarks.image_generator_alone import pair_inputs
+    from pinet_tf.config import CLASS_NAMES
     from pinet_tf.metrics.person import (STRAY_MIN_PIXELS, background_l1, paint_by_parsing,
                                          person_l1, stray_pixels)
     from pinet_tf.models.encoding import float_to_uint8
     from pinet_tf.models.generators import PARSING_GENERATOR_INPUTS
     from pinet_tf.models.io import load_generator
-    from pinet_tf.config import CLASS_NAMES
     from pinet_tf.training.run import held_out, held_out_split
 
     generator, cfg = load_generator(run)
@@ -141,16 +141,17 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
         edge = class_boundary(truth)
         masks = {CLASS_NAMES[c]: truth == c for c in range(1, len(CLASS_NAMES))}
         masks.update(boundary=(truth != 0) & edge, interior=(truth != 0) & ~edge)
+        diffs = {name: np.abs(predictions[name][0].astype(np.float64) - target).mean(-1)
+                 for name in WHERE}
         for region, mask in masks.items():
             count, sums = regions.setdefault(region, [0, dict.fromkeys(WHERE, 0.0)])
             regions[region][0] = count + int(mask.sum())
-            for name in WHERE:
-                diff = np.abs(predictions[name][0].astype(np.float64) - target).mean(-1)
+            for name, diff in diffs.items():
                 sums[name] += float(diff[mask].sum())
     if not n:
         raise ValueError(f"{records}: no {split} pairs")
     result = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
-    person = regions["boundary"][0] + regions["interior"][0]
+    person = max(1, regions["boundary"][0] + regions["interior"][0])  # no person: no rows
     result.update(pairs=n, split=split, where={
         region: {"share": count / person, **{k: v / count for k, v in sums.items()}}
         for region, (count, sums) in regions.items() if count})
