@@ -39,16 +39,15 @@ def person_pixel_weights(target_parsing_onehot, person_weight, class_factors=Non
     sets), so the plain mean spends three quarters of G_i's L1 on the easy background
     (`docs/results/appearance.md` measures what weighting the person does).
     """
-    if class_factors is not None:
-        per_class = [float(f) * (1.0 if c == 0 else float(person_weight))
-                     for c, f in enumerate(class_factors)]
-        onehot = ops.cast(target_parsing_onehot, "float32")
-        return ops.sum(ops.multiply(onehot, ops.convert_to_tensor(per_class, "float32")),
-                       axis=-1, keepdims=True)
-    if float(person_weight) == 1.0:
-        return None
-    person = ops.subtract(1.0, ops.cast(target_parsing_onehot[..., :1], "float32"))
-    return ops.add(1.0, ops.multiply(float(person_weight) - 1.0, person))
+    if class_factors is None:
+        if float(person_weight) == 1.0:
+            return None
+        class_factors = [1.0] * target_parsing_onehot.shape[-1]
+    per_class = [float(f) * (1.0 if c == 0 else float(person_weight))
+                 for c, f in enumerate(class_factors)]
+    onehot = ops.cast(target_parsing_onehot, "float32")
+    return ops.sum(ops.multiply(onehot, ops.convert_to_tensor(per_class, "float32")),
+                   axis=-1, keepdims=True)
 
 
 def l1_class_factors(weights) -> list | None:
