@@ -103,7 +103,7 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
     prior = class_medians(records, cfg)
     split = split or held_out_split(records)
     scores, n = {}, 0
-    regions = {}  # region name -> [pixel count, {prediction: summed L1}]
+    counts, sums = {}, {}  # region name -> its pixels; -> {prediction: summed L1}
     for batch in held_out(records, split, cfg, 16):
         if n >= pairs:
             break
@@ -144,17 +144,17 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
         diffs = {name: np.abs(predictions[name][0].astype(np.float64) - target).mean(-1)
                  for name in WHERE}
         for region, mask in masks.items():
-            count, sums = regions.setdefault(region, [0, dict.fromkeys(WHERE, 0.0)])
-            regions[region][0] = count + int(mask.sum())
+            counts[region] = counts.get(region, 0) + int(mask.sum())
+            row = sums.setdefault(region, dict.fromkeys(WHERE, 0.0))
             for name, diff in diffs.items():
-                sums[name] += float(diff[mask].sum())
+                row[name] += float(diff[mask].sum())
     if not n:
         raise ValueError(f"{records}: no {split} pairs")
     result = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
-    person = max(1, regions["boundary"][0] + regions["interior"][0])  # no person: no rows
+    person = max(1, counts["boundary"] + counts["interior"])  # no person: no rows
     result.update(pairs=n, split=split, where={
-        region: {"share": count / person, **{k: v / count for k, v in sums.items()}}
-        for region, (count, sums) in regions.items() if count})
+        region: {"share": count / person, **{k: v / count for k, v in sums[region].items()}}
+        for region, count in counts.items() if count})
     return result
 
 
@@ -183,11 +183,11 @@ def main(argv=None) -> int:
             for region, row in value.items():
                 print(f"  {region:22s} {row['share']:6.3f} "
                       + " ".join(f"{row[k]:22.2f}" for k in WHERE))
-        else:
-            print(f"{name:24s} {value}" if name in ("pairs", "split")
-                  else f"{name:24s} {value:.4f}" if name in ("stray_mark_pairs",
-                                                            "parsing_accuracy")
-                  else f"{name:24s} {value:.2f}")
+        elif name in ("pairs", "split"):
+            print(f"{name:24s} {value}")
+        else:  # shares to 4 places, L1 (0..255) to 2
+            places = 4 if name in ("stray_mark_pairs", "parsing_accuracy") else 2
+            print(f"{name:24s} {value:.{places}f}")
     if args.out:
         from pinet_tf.utils.atomic import write_json
 
