@@ -34,6 +34,11 @@ true target parsing (with the class's share of the person's pixels), and over th
 boundary pixels (a pixel whose 3x3 neighbourhood holds another class) against its interior.
 A class where `gi_true_guide` is near `class_prior` and far above `paint_by_parsing_true` is one
 whose colour G_i does not take from the source.
+
+`where_unmoved` is the same breakdown for the unmoved source, over the classes of the *source*
+parsing: `gi_identity` against `paint_by_parsing_unmoved` (each class of the source painted with
+its own mean colour). A class G_i misdraws there as badly as after a pose change is lost on the
+way through the network, not on the way to its new place.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ import numpy as np
 PRIOR_PAIRS = 640
 #: The predictions `where` breaks down by class and by boundary / interior.
 WHERE = ("gi_true_guide", "paint_by_parsing_true", "class_prior")
+#: The same for the unmoved source (`where_unmoved`), over the source's classes.
+WHERE_UNMOVED = ("gi_identity", "paint_by_parsing_unmoved")
 
 
 def class_boundary(parsing) -> np.ndarray:
@@ -86,9 +93,8 @@ def class_medians(records: str, cfg, num_classes: int = 12, pairs: int = PRIOR_P
 
 def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> dict:
     """{measure: its mean} over the first `pairs` pairs of `split` (None: the held-out split;
-    module docstring), with "pairs", "split" and "where"."""
+    module docstring), with "pairs", "split", "where" and "where_unmoved"."""
     from benchmarks.image_generator_alone import pair_inputs
-    from pinet_tf.config import CLASS_NAMES
     from pinet_tf.metrics.person import (STRAY_MIN_PIXELS, background_l1, paint_by_parsing,
                                          person_l1, stray_pixels)
     from pinet_tf.models.encoding import float_to_uint8
@@ -103,7 +109,8 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
     prior = class_medians(records, cfg)
     split = split or held_out_split(records)
     scores, n = {}, 0
-    counts, sums = {}, {}  # region name -> its pixels; -> {prediction: summed L1}
+    # breakdown name -> {region name -> its pixels}, {region name -> {prediction: summed L1}}
+    counts, sums = {"where": {}, "where_unmoved": {}}, {"where": {}, "where_unmoved": {}}
     for batch in held_out(records, split, cfg, 16):
         if n >= pairs:
             break
@@ -138,24 +145,42 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
                 ("stray_mark_pairs", stray_pixels(model, target, truth) >= STRAY_MIN_PIXELS),
                 ("parsing_accuracy", (own == truth).mean(axis=(1, 2)))):
             scores.setdefault(name, []).append(np.asarray(values, np.float64))
-        edge = class_boundary(truth)
-        masks = {CLASS_NAMES[c]: truth == c for c in range(1, len(CLASS_NAMES))}
-        masks.update(boundary=(truth != 0) & edge, interior=(truth != 0) & ~edge)
-        diffs = {name: np.abs(predictions[name][0].astype(np.float64) - target).mean(-1)
-                 for name in WHERE}
-        for region, mask in masks.items():
-            counts[region] = counts.get(region, 0) + int(mask.sum())
-            row = sums.setdefault(region, dict.fromkeys(WHERE, 0.0))
-            for name, diff in diffs.items():
-                row[name] += float(diff[mask].sum())
+        unmoved = {"gi_identity": predictions["gi_identity"][0],
+                   "paint_by_parsing_unmoved": paint_by_parsing(source, b["source_parsing"],
+                                                                b["source_parsing"])}
+        for breakdown, parsing, goal, images in (
+                ("where", truth, target, {k: predictions[k][0] for k in WHERE}),
+                ("where_unmoved", b["source_parsing"], source, unmoved)):
+            _add_regions(counts[breakdown], sums[breakdown], parsing, goal, images)
     if not n:
         raise ValueError(f"{records}: no {split} pairs")
     result = {name: float(np.nanmean(np.concatenate(v))) for name, v in scores.items()}
-    person = max(1, counts["boundary"] + counts["interior"])  # no person: no rows
-    result.update(pairs=n, split=split, where={
-        region: {"share": count / person, **{k: v / count for k, v in sums[region].items()}}
-        for region, count in counts.items() if count})
+    result.update(pairs=n, split=split)
+    for breakdown in counts:
+        person = max(1, counts[breakdown]["boundary"] + counts[breakdown]["interior"])
+        result[breakdown] = {  # no person pixel: no rows
+            region: {"share": count / person,
+                     **{k: v / count for k, v in sums[breakdown][region].items()}}
+            for region, count in counts[breakdown].items() if count}
     return result
+
+
+def _add_regions(counts: dict, sums: dict, parsing, goal, images: dict) -> None:
+    """Add to `counts` each region's person pixels (each class of `parsing`, its class edges and
+    its interior) and to `sums` each image's summed per-pixel L1 against `goal` there."""
+    from pinet_tf.config import CLASS_NAMES
+
+    parsing = np.asarray(parsing)
+    person, edge = parsing != 0, class_boundary(parsing)
+    masks = {CLASS_NAMES[c]: parsing == c for c in range(1, len(CLASS_NAMES))}
+    masks.update(boundary=person & edge, interior=person & ~edge)
+    diffs = {name: np.abs(image.astype(np.float64) - goal).mean(-1)
+             for name, image in images.items()}
+    for region, mask in masks.items():
+        counts[region] = counts.get(region, 0) + int(mask.sum())
+        row = sums.setdefault(region, dict.fromkeys(images, 0.0))
+        for name, diff in diffs.items():
+            row[name] += float(diff[mask].sum())
 
 
 def main(argv=None) -> int:
@@ -177,12 +202,13 @@ def main(argv=None) -> int:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
     for name, value in result.items():
-        if name == "where":
-            print(f"{'where (pixel-mean L1)':24s} {'share':>6s} "
-                  + " ".join(f"{k:>22s}" for k in WHERE))
+        if name in ("where", "where_unmoved"):
+            columns = WHERE if name == "where" else WHERE_UNMOVED
+            print(f"{name + ' (pixel-mean L1)':32s} {'share':>6s} "
+                  + " ".join(f"{k:>24s}" for k in columns))
             for region, row in value.items():
-                print(f"  {region:22s} {row['share']:6.3f} "
-                      + " ".join(f"{row[k]:22.2f}" for k in WHERE))
+                print(f"  {region:30s} {row['share']:6.3f} "
+                      + " ".join(f"{row[k]:24.2f}" for k in columns))
         elif name in ("pairs", "split"):
             print(f"{name:24s} {value}")
         else:  # shares to 4 places, L1 (0..255) to 2

@@ -99,6 +99,19 @@ def test_probe_on_training_pairs(trained_tiny_run, tiny_records, tmp_path):
         assert sum(row["share"] * row[name] for row in classes) == pytest.approx(
             where["boundary"]["share"] * where["boundary"][name]
             + where["interior"]["share"] * where["interior"][name], rel=1e-9)
+    # where_unmoved: the same over the source's classes, against the source painted with its own
+    # class means
+    unmoved = r["where_unmoved"]
+    source_parsing = np.asarray(b["source_parsing"])
+    flat = paint_by_parsing(source, source_parsing, source_parsing)
+    diff = np.abs(flat.astype(float) - source).mean(-1)
+    for c in np.unique(source_parsing[source_parsing != 0]):
+        row = unmoved[CLASS_NAMES[c]]
+        assert row["paint_by_parsing_unmoved"] == pytest.approx(diff[source_parsing == c].mean(),
+                                                                abs=1e-4)
+        assert row["share"] == pytest.approx((source_parsing == c).sum()
+                                             / (source_parsing != 0).sum())
+    assert set(unmoved["boundary"]) == {"share", *appearance_probe.WHERE_UNMOVED}
 
 
 def test_class_boundary_marks_pixels_next_to_another_class():
