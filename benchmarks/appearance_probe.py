@@ -10,6 +10,9 @@ pairs, in record order (`--split train`: the first training pairs instead), of:
 - `gi_true_guide`: G_i given the *true* target parsing (G_p's mistakes taken out);
 - `gi_identity`: G_i asked for the source itself (target pose and parsing = the source's): a
   network that carries appearance does this best of all, since nothing has to move;
+- `gi_no_attention`: `gi_true_guide` with G_i's self-attention block switched off (its `gamma`
+  set to 0 for this prediction, then restored): how much of what G_i draws comes through its one
+  global path, the attention, rather than its convolutions;
 - `class_prior`: no source information at all: each class of the true target parsing painted with
   the training split's median colour of that class (the typical hair, garment, skin colours);
 - `paint_by_parsing` (the model's parsing), `paint_by_parsing_true`, `flat_grey`: the baselines.
@@ -106,6 +109,8 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
     if not cfg.has_parsing:
         raise ValueError(f"{run}: a one-stage model has no parsing to probe with")
     image_generator = generator.get_layer("image_generator")
+    gamma = image_generator.get_layer("gi_attention").gamma
+    trained_gamma = gamma.numpy()
     prior = class_medians(records, cfg)
     split = split or held_out_split(records)
     scores, n = {}, 0
@@ -120,9 +125,15 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
                                                                      "target_image"))
         truth = b["target_parsing"]
 
-        def image(identity):  # G_i on the true guide: the target, or the unmoved source
+        def image(identity, attention=True):  # G_i on the true guide: the target, or the source
             inputs, _, _ = pair_inputs(b, identity)
-            return np.asarray(float_to_uint8(image_generator(inputs, training=False)["image"]))
+            if not attention:
+                gamma.assign(np.zeros_like(trained_gamma))
+            try:
+                out = image_generator(inputs, training=False)["image"]
+            finally:
+                gamma.assign(trained_gamma)
+            return np.asarray(float_to_uint8(out))
 
         out = generator({k: b[k] for k in PARSING_GENERATOR_INPUTS}, training=False)
         own = np.argmax(np.asarray(out["parsing_logits"]), -1)
@@ -130,6 +141,7 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
             "model": (np.asarray(float_to_uint8(out["image"])), target, truth),
             "gi_true_guide": (image(identity=False), target, truth),
             "gi_identity": (image(identity=True), source, b["source_parsing"]),
+            "gi_no_attention": (image(identity=False, attention=False), target, truth),
             "class_prior": (prior[truth], target, truth),
             "paint_by_parsing": (paint_by_parsing(source, b["source_parsing"], own), target,
                                  truth),

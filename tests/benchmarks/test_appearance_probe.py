@@ -35,8 +35,8 @@ def test_probe_of_the_quick_start_run(trained_tiny_run, tiny_records, tmp_path, 
                                   "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["pairs"] == 12
-    names = ("model", "gi_true_guide", "gi_identity", "class_prior", "paint_by_parsing",
-             "paint_by_parsing_true", "flat_grey")
+    names = ("model", "gi_true_guide", "gi_identity", "gi_no_attention", "class_prior",
+             "paint_by_parsing", "paint_by_parsing_true", "flat_grey")
     assert all(np.isfinite(r[k]) and 0 <= r[k] <= 255 for k in names), r
     # the measures are different predictions, not one number printed seven times
     assert len({round(r[k], 6) for k in names}) == len(names), r
@@ -80,6 +80,20 @@ def test_probe_on_training_pairs(trained_tiny_run, tiny_records, tmp_path):
     assert r["stray_mark_pairs"] == pytest.approx(
         float(np.mean(stray_pixels(model, target, truth) >= STRAY_MIN_PIXELS)))
     assert r["parsing_accuracy"] == pytest.approx(float((own == truth).mean()), abs=1e-6)
+    # G_i on the true guide with its attention off, computed here; the probe put gamma back
+    from benchmarks.image_generator_alone import pair_inputs
+
+    image_generator = generator.get_layer("image_generator")
+    gamma = image_generator.get_layer("gi_attention").gamma
+    trained = gamma.numpy()
+    assert np.abs(trained).max() > 0  # trained: the attention is on, and switching it off counts
+    gamma.assign(np.zeros_like(trained))
+    inputs, _, _ = pair_inputs({k: np.asarray(v) for k, v in b.items()
+                                if v.dtype.name != "string"}, False)
+    off = np.asarray(float_to_uint8(image_generator(inputs, training=False)["image"]))
+    assert r["gi_no_attention"] == pytest.approx(
+        float(np.nanmean(person_l1(off, target, truth))), abs=1e-4)
+    assert r["gi_no_attention"] != pytest.approx(r["gi_true_guide"], abs=1e-6)
     assert 0.5 < r["parsing_accuracy"] <= 1.0  # the trained G_p parses better than chance
     # where: per class and boundary/interior pixel means, against the same pairs computed here
     from pinet_tf.config import CLASS_NAMES
