@@ -58,6 +58,8 @@ PRIOR_PAIRS = 640
 WHERE = ("gi_true_guide", "paint_by_parsing_true", "class_prior")
 #: The same for the unmoved source (`where_unmoved`), over the source's classes.
 WHERE_UNMOVED = ("gi_identity", "paint_by_parsing_unmoved")
+#: Each breakdown of the result: its predictions.
+BREAKDOWNS = {"where": WHERE, "where_unmoved": WHERE_UNMOVED}
 
 
 def class_boundary(parsing) -> np.ndarray:
@@ -114,8 +116,8 @@ def probe(run: str, records: str, pairs: int = 64, split: str | None = None) -> 
     prior = class_medians(records, cfg)
     split = split or held_out_split(records)
     scores, n = {}, 0
-    # breakdown name -> {region name -> its pixels}, {region name -> {prediction: summed L1}}
-    counts, sums = {"where": {}, "where_unmoved": {}}, {"where": {}, "where_unmoved": {}}
+    counts = {name: {} for name in BREAKDOWNS}  # breakdown -> {region -> its pixels}
+    sums = {name: {} for name in BREAKDOWNS}  # breakdown -> {region -> {prediction: summed L1}}
     for batch in held_out(records, split, cfg, 16):
         if n >= pairs:
             break
@@ -214,8 +216,8 @@ def main(argv=None) -> int:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
     for name, value in result.items():
-        if name in ("where", "where_unmoved"):
-            columns = WHERE if name == "where" else WHERE_UNMOVED
+        if name in BREAKDOWNS:
+            columns = BREAKDOWNS[name]
             print(f"{name + ' (pixel-mean L1)':32s} {'share':>6s} "
                   + " ".join(f"{k:>24s}" for k in columns))
             for region, row in value.items():
