@@ -107,7 +107,7 @@ def class_lookup_targets(guide, source_onehot, size):
 
 def rebuilt(model, inputs, training, lookup=False, skips=False):
     """(image, attention input) of G_i applied layer by layer, with its own layers and weights
-    in its own order, and one of two experiments (not networks of this package):
+    in its own order, and either or both of two experiments (not networks of this package):
 
     - `lookup` (`--attention-oracle`): the attention's query-key softmax replaced by the class
       lookup itself (`class_lookup_targets`, from the true parsings), its value projection and
@@ -285,6 +285,9 @@ def main(argv=None) -> int:
         problems.append(f"--identity-fraction must be in [0, 1], got {args.identity_fraction}")
     if not args.person_weight > 0:
         problems.append(f"--person-weight must be > 0, got {args.person_weight}")
+    if not args.attention_class_weight >= 0:
+        problems.append(f"--attention-class-weight must be >= 0, got "
+                        f"{args.attention_class_weight}")
     if problems:
         print(f"{p.prog}: error: {problems[0]}", file=sys.stderr)
         return 2

@@ -54,6 +54,7 @@ def test_the_experiment_knobs_change_the_model(tiny_records, tmp_path):
     (["--steps", "0"], "--steps must be >= 1"),
     (["--identity-fraction", "2"], "--identity-fraction must be in [0, 1]"),
     (["--person-weight", "0"], "--person-weight must be > 0"),
+    (["--attention-class-weight", "-1"], "--attention-class-weight must be >= 0"),
     (["--ngf", "3"], "ngf must be an even number >= 2"),
 ])
 def test_bad_options_are_one_line(tiny_records, tmp_path, capsys, argv, message):
