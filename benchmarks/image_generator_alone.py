@@ -148,9 +148,7 @@ def class_lookup_loss(attention_layer, features, guide, source_onehot, person_on
     from keras import ops
 
     _, h, w, c = features.shape
-    flat = ops.reshape(features, (-1, h * w, c))
-    q, k = attention_layer.query(flat), attention_layer.key(flat)
-    logits = ops.matmul(ops.cast(q, "float32"), ops.transpose(ops.cast(k, "float32"), (0, 2, 1)))
+    logits = attention_layer.logits(ops.reshape(features, (-1, h * w, c)))
     targets, rows, person = class_lookup_targets(guide, source_onehot, (h, w))
     rows = person if person_only else rows
     ce = -ops.sum(targets * ops.log_softmax(logits, axis=-1), axis=-1)

@@ -34,12 +34,17 @@ class SelfAttention(keras.layers.Layer):
             dense.build((None, channels))
         self.gamma = self.add_weight(name="gamma", shape=(1,), initializer="zeros")
 
+    def logits(self, flat):
+        """[B, N, N] query-key logits (float32, or float64) of positions flattened to [B, N, C]:
+        the attention is their softmax over the last axis."""
+        q, k = self.query(flat), self.key(flat)
+        return ops.matmul(wide(q), ops.transpose(wide(k), (0, 2, 1)))
+
     def call(self, x):
         _, h, w, c = x.shape
         flat = ops.reshape(x, (-1, h * w, c))
-        q, k, v = self.query(flat), self.key(flat), self.value(flat)
-        logits = ops.matmul(wide(q), ops.transpose(wide(k), (0, 2, 1)))  # float32 or float64
-        attention = ops.cast(ops.softmax(logits, axis=-1), v.dtype)
+        v = self.value(flat)
+        attention = ops.cast(ops.softmax(self.logits(flat), axis=-1), v.dtype)
         out = ops.reshape(ops.matmul(attention, v), (-1, h, w, c))
         return ops.cast(self.gamma, out.dtype) * out + x
 
